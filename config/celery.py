@@ -1,0 +1,22 @@
+"""The Celery app. The beat schedule is static and lives here, in code."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("pivotpath")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Due-ness lives in the database (Subscriber.next_send_at); every tick finds what is due.
+    "drip-tick-every-minute": {
+        "task": "subscribers.tasks.tick",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from subscribers import outbox_views, views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("dev/outbox/", outbox_views.outbox, name="outbox"),
+    path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
+]

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Course(models.Model):
+    """A course: its lessons live in `lessons`, its readers in `subscribers`."""
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    tagline = models.CharField(max_length=300, blank=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("79.00"))
+    currency = models.CharField(max_length=3, default="usd")
+    length_months = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(36)]
+    )
+    cadence_days = models.PositiveSmallIntegerField(default=7, help_text="7 = weekly.")
+    checkin_interval_weeks = models.PositiveSmallIntegerField(default=4)
+    checkin_months = models.JSONField(default=list, blank=True, help_text="Extra check-ins at these months.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def price_cents(self) -> int:
+        return int(self.price * 100)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from course.models import Course
+from course.vocabulary import ANY, Kind, Stage
+
+STAGE_OR_ANY = [*Stage.choices, (ANY, "Any stage")]
+
+
+class Lesson(models.Model):
+    """One email of a course. Targeting lives here; what is sent lives in its versions."""
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="lessons")
+    slug = models.SlugField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LESSON)
+    stage = models.CharField(max_length=20, choices=STAGE_OR_ANY, default=ANY)
+    destinations = models.JSONField(default=list, help_text='Destination slugs, or ["any"].')
+    month = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)], help_text="Earliest course month."
+    )
+    order = models.IntegerField(default=0)
+    current_version = models.ForeignKey(
+        "LessonVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course", "month", "order", "slug"]
+        constraints = [models.UniqueConstraint(fields=["course", "slug"], name="lesson_slug_unique_in_course")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class LessonVersion(models.Model):
+    """An immutable subject + markdown body. Deliveries point at the version they sent."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lesson", "-number"]
+        constraints = [models.UniqueConstraint(fields=["lesson", "number"], name="lesson_version_number_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.lesson.slug} v{self.number}"

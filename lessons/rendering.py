@@ -1,0 +1,87 @@
+"""Markdown lesson → an HTML email and a plain-text part.
+
+The expensive part (markdown, sanitising, layout, CSS inlining) runs once per lesson version
+and is cached; each reader's copy is then made by cheap substitution of a few placeholders.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import css_inline
+import markdown
+import nh3
+from django.template.loader import render_to_string
+
+# The only placeholders an author may use, written `{{ name }}`.
+PLACEHOLDERS = ("first_name", "destination_name", "stage_name", "course_month", "preferences_url")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# While rendering, each placeholder becomes an inert ASCII token that markdown, the
+# sanitiser and the inliner pass through untouched; personalising swaps tokens for values.
+TOKEN_RE = re.compile(r"PPVAR(\d)END")
+MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "smarty"]
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, keep_style_tags=False)
+
+
+def unknown_placeholders(text: str) -> set[str]:
+    return {name for name in PLACEHOLDER_RE.findall(text) if name not in PLACEHOLDERS} | (
+        {"{%"} if "{%" in text else set()
+    )
+
+
+def _tokenise(text: str) -> str:
+    return PLACEHOLDER_RE.sub(lambda m: f"PPVAR{PLACEHOLDERS.index(m[1])}END" if m[1] in PLACEHOLDERS else m[0], text)
+
+
+@dataclass(frozen=True)
+class RenderedLesson:
+    """A lesson version rendered for everyone: placeholders are still tokens."""
+
+    subject: str
+    text: str
+    html: str
+
+    def personalise(self, values: dict[str, str]) -> RenderedLesson:
+        ordered = [str(values.get(name, "")) for name in PLACEHOLDERS]
+        escaped = [html.escape(value) for value in ordered]
+        return RenderedLesson(
+            subject=TOKEN_RE.sub(lambda m: ordered[int(m[1])], self.subject),
+            text=TOKEN_RE.sub(lambda m: ordered[int(m[1])], self.text),
+            html=TOKEN_RE.sub(lambda m: escaped[int(m[1])], self.html),
+        )
+
+
+def markdown_to_text(source: str) -> str:
+    """The plain-text part: markdown is already readable; links keep their address."""
+    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r"\1 (\2)", source)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"^#{1,6}\s*(.+)$", lambda m: m[1].upper(), text, flags=re.MULTILINE)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+@lru_cache(maxsize=4096)
+def render_lesson(version_id: int, subject: str, body: str, course_title: str) -> RenderedLesson:
+    """Render one lesson version (cached: the arguments are the version's immutable content)."""
+    body = _tokenise(body)
+    fragment = nh3.clean(markdown.markdown(body, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
+    page = render_to_string(
+        "lessons/email.html",
+        {
+            "subject": subject,
+            "body": fragment,
+            "course_title": course_title,
+            "preferences_url": _tokenise("{{ preferences_url }}"),
+        },
+    )
+    return RenderedLesson(
+        subject=_tokenise(subject).replace("\n", " ").strip(),
+        text=markdown_to_text(body)
+        + f"\n--\nYou get this email because you enrolled in {course_title}.\n"
+        + "Pause, change your track or unsubscribe: "
+        + _tokenise("{{ preferences_url }}")
+        + "\n",
+        html=_INLINER.inline(page),
+    )

@@ -1,0 +1,270 @@
+"""The drip: tick (plan what is due), claim, send (flows 2 and 3).
+
+The tick, the Celery tasks, `manage.py tick` and the tests all call these functions. Work is
+claimed in the database, never in the broker: a lost task message or a dead worker is
+found again by `recover_stale()` on a later tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from course import planner
+from course.models import Course
+from course.schedule import course_month, next_weekly_slot
+from course.vocabulary import Kind
+from lessons.models import Lesson
+from subscribers import audit, emails
+from subscribers.models import Delivery, Subscriber
+
+logger = logging.getLogger(__name__)
+
+# A send that failed for a reason that may pass is tried this many times in all.
+MAX_SEND_ATTEMPTS = 3
+
+
+@dataclass
+class Catalogue:
+    """The current lessons of every course, loaded once per tick."""
+
+    lessons: dict[int, list[planner.LessonInfo]] = field(default_factory=dict)
+    versions: dict[int, int] = field(default_factory=dict)
+    courses: dict[int, Course] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Catalogue:
+        catalogue = cls(courses={course.pk: course for course in Course.objects.all()})
+        by_course: dict[int, list[planner.LessonInfo]] = defaultdict(list)
+        rows = Lesson.objects.filter(current_version__isnull=False).values_list(
+            "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id"
+        )
+        for lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id in rows:
+            by_course[course_id].append(
+                planner.LessonInfo(lesson_id, slug, kind, stage, tuple(destinations), month, order)
+            )
+            catalogue.versions[lesson_id] = version_id
+        catalogue.lessons = {course_id: planner.sort_catalogue(items) for course_id, items in by_course.items()}
+        return catalogue
+
+
+@dataclass
+class TickReport:
+    planned: int = 0
+    idle: int = 0
+    finished: int = 0
+    requeued: int = 0
+    batches: int = 0
+    delivery_ids: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"planned {self.planned} emails, {self.idle} readers had nothing due this week, "
+            f"{self.finished} finished, {self.requeued} stale deliveries queued again "
+            f"({self.batches} batches)"
+        )
+
+
+def reader_state(subscriber: Subscriber, course: Course, now: datetime) -> planner.Reader:
+    return planner.Reader(
+        stage=subscriber.stage,
+        destination=subscriber.destination,
+        course_month=course_month(subscriber.enrolled_at, now, subscriber.paused_for, subscriber.paused_at),
+        length_months=course.length_months,
+    )
+
+
+def next_slot(subscriber: Subscriber, after: datetime) -> datetime:
+    return next_weekly_slot(after, subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour)
+
+
+def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool = True) -> TickReport:
+    """Plan an email for every active reader whose `next_send_at` has come, in batches.
+
+    Each batch locks its readers (`skip_locked`, so two ticks never plan the same reader),
+    creates their Delivery rows, and queues the sends once the batch has committed (unless
+    `queue` is off: the caller sends them). A reader with something in flight has no
+    `next_send_at` until the send moves it on.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.DRIP_BATCH_SIZE
+    report = TickReport(requeued=recover_stale(now) if queue else 0)
+    catalogue = Catalogue.load()
+    last_id = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Subscriber.objects.select_for_update(skip_locked=True)
+                .filter(status=Subscriber.Status.ACTIVE, next_send_at__lte=now, pk__gt=last_id)
+                .order_by("pk")[:batch_size]
+            )
+            if not batch:
+                break
+            last_id = batch[-1].pk
+            report.batches += 1
+            ids = _plan_batch(batch, catalogue, now, report)
+            if queue:
+                transaction.on_commit(partial(queue_sends, ids), robust=True)
+    logger.info("tick: %s", report)
+    return report
+
+
+def _plan_batch(batch: list[Subscriber], catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
+    sent: dict[int, set[int]] = defaultdict(set)
+    for subscriber_id, lesson_id in Delivery.objects.filter(subscriber__in=batch).values_list(
+        "subscriber_id", "lesson_id"
+    ):
+        sent[subscriber_id].add(lesson_id)
+    deliveries = []
+    for subscriber in batch:
+        course = catalogue.courses[subscriber.course_id]
+        choice = planner.next_email(
+            reader_state(subscriber, course, now), catalogue.lessons.get(course.pk, []), sent[subscriber.pk]
+        )
+        if choice.lesson is not None:
+            deliveries.append(
+                Delivery(
+                    subscriber=subscriber,
+                    lesson_id=choice.lesson.id,
+                    version_id=catalogue.versions[choice.lesson.id],
+                    due_at=subscriber.next_send_at,
+                    reason=choice.reason[:300],
+                    created_at=now,
+                )
+            )
+            subscriber.next_send_at = None
+            report.planned += 1
+        elif "finished" in choice.reason:
+            subscriber.next_send_at = None
+            subscriber.status = Subscriber.Status.COMPLETED
+            audit.record(subscriber, "status", before="active", after="completed", why=choice.reason, at=now)
+            report.finished += 1
+        else:
+            logger.info("no email for %s this week: %s", subscriber.email, choice.reason)
+            subscriber.next_send_at = next_slot(subscriber, now)
+            report.idle += 1
+    created = Delivery.objects.bulk_create(deliveries)
+    Subscriber.objects.bulk_update(batch, ["next_send_at", "status"])
+    ids = [delivery.pk for delivery in created]
+    report.delivery_ids.extend(ids)
+    return ids
+
+
+def queue_sends(delivery_ids: list[int]) -> None:
+    from subscribers.tasks import send_delivery
+
+    for delivery_id in delivery_ids:
+        send_delivery.delay(delivery_id)
+
+
+def recover_stale(now: datetime) -> int:
+    """Queue again the deliveries whose send never happened.
+
+    Rule: a `pending` row not claimed within DRIP_STALE_PENDING_SECONDS of its creation or
+    last failed attempt (its task message was lost, e.g. the broker was down), and a
+    `sending` row claimed more than DRIP_STALE_SENDING_SECONDS ago (its worker died), are
+    queued again. `claim()` lets exactly one task take each of them.
+    """
+    pending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_PENDING_SECONDS)
+    sending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
+    stale = Q(state=Delivery.State.PENDING) & (
+        Q(claimed_at__lt=pending_cutoff) | Q(claimed_at__isnull=True, created_at__lt=pending_cutoff)
+    ) | Q(state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff)
+    ids = list(Delivery.objects.filter(stale).order_by("pk").values_list("pk", flat=True)[:5000])
+    if ids:
+        logger.warning("queueing %d stale deliveries again", len(ids))
+        queue_sends(ids)
+    return len(ids)
+
+
+def claim(delivery_id: int, now: datetime) -> bool:
+    """Take a delivery for sending with one conditional UPDATE: pending → sending, or a
+    `sending` row whose worker died (claimed more than DRIP_STALE_SENDING_SECONDS ago)."""
+    rows = Delivery.objects.filter(pk=delivery_id)
+    taken = rows.filter(state=Delivery.State.PENDING).update(
+        state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if taken:
+        return True
+    stale = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
+    taken = rows.filter(state=Delivery.State.SENDING, claimed_at__lt=stale).update(
+        claimed_at=now, attempts=F("attempts") + 1
+    )
+    if taken:
+        logger.warning("delivery %s: claimed again after its worker stopped mid-send", delivery_id)
+    return bool(taken)
+
+
+def send_delivery(delivery_id: int, now: datetime | None = None) -> str:
+    """Claim, render, send, record. Returns what happened, in a few words."""
+    now = now or timezone.now()
+    if not claim(delivery_id, now):
+        return "skipped: already sent, being sent, or gone"
+    delivery = Delivery.objects.select_related("subscriber__course", "lesson", "version").get(pk=delivery_id)
+    subscriber = delivery.subscriber
+    if subscriber.status != Subscriber.Status.ACTIVE:
+        with transaction.atomic():
+            audit.record(
+                subscriber,
+                "delivery.cancelled",
+                before={"lesson": delivery.lesson.slug},
+                why=f"reader is {subscriber.status}",
+                at=now,
+            )
+            delivery.delete()
+        return f"cancelled: reader is {subscriber.status}"
+
+    delivery.message_id = delivery.message_id or emails.delivery_message_id(delivery)
+    message = emails.lesson_email(delivery, now)
+    try:
+        message.send()
+    except Exception as exc:  # any ESP or SMTP failure: recorded on the row, retried by rule
+        return _record_failure(delivery, exc, now)
+    status = getattr(message, "anymail_status", None)
+    provider_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
+    _record_sent(delivery, str(provider_id), now)
+    return "sent"
+
+
+def _record_sent(delivery: Delivery, provider_id: str, now: datetime) -> None:
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(
+            state=Delivery.State.SENT, sent_at=now, message_id=delivery.message_id,
+            provider_message_id=provider_id[:255], error="",
+        )  # fmt: skip
+        subscriber = Subscriber.objects.select_for_update().get(pk=delivery.subscriber_id)
+        if subscriber.status != Subscriber.Status.ACTIVE:
+            return
+        if delivery.lesson.kind == Kind.COMPLETION:
+            subscriber.status, subscriber.next_send_at = Subscriber.Status.COMPLETED, None
+            audit.record(subscriber, "status", before="active", after="completed", why="completion email sent", at=now)
+        elif subscriber.next_send_at is None:
+            subscriber.next_send_at = next_slot(subscriber, now)
+        subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
+
+
+def _record_failure(delivery: Delivery, exc: Exception, now: datetime) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    final = delivery.attempts >= MAX_SEND_ATTEMPTS
+    with transaction.atomic():
+        Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(
+            state=Delivery.State.FAILED if final else Delivery.State.PENDING, error=error
+        )
+        if final:
+            audit.record(
+                delivery.subscriber, "delivery.failed", before={"lesson": delivery.lesson.slug},
+                after={"attempts": delivery.attempts}, why=error, at=now,
+            )  # fmt: skip
+            Subscriber.objects.filter(
+                pk=delivery.subscriber_id, status=Subscriber.Status.ACTIVE, next_send_at__isnull=True
+            ).update(next_send_at=next_slot(delivery.subscriber, now))
+    logger.warning("delivery %s attempt %d failed: %s", delivery.pk, delivery.attempts, error)
+    return f"failed ({'final' if final else 'will retry'}): {error}"

@@ -1,0 +1,91 @@
+"""Enrolment: a reader joins a course (after payment, or by hand for comps and support)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from course.models import Course
+from course.schedule import is_time_zone, local_weekday
+from course.vocabulary import Destination, Stage
+from subscribers import audit
+from subscribers.models import Subscriber
+
+
+class EnrolmentError(ValueError):
+    """Input that cannot enrol anyone; the message says why in one line."""
+
+
+class AlreadyEnrolled(EnrolmentError):
+    def __init__(self, subscriber: Subscriber) -> None:
+        super().__init__(f"{subscriber.email} is already enrolled in {subscriber.course.slug} ({subscriber.status})")
+        self.subscriber = subscriber
+
+
+@dataclass(frozen=True)
+class Intake:
+    email: str
+    first_name: str = ""
+    specialty: str = ""
+    stage: str = Stage.DECIDING
+    destination: str = Destination.UNDECIDED
+    time_zone: str = "UTC"
+    send_hour: int = 8
+
+    def problems(self) -> list[str]:
+        problems = []
+        if "@" not in self.email or any(c in self.email for c in " \r\n<>,;"):
+            problems.append(f"not an email address: {self.email!r}")
+        if any(c in self.first_name for c in "\r\n"):
+            problems.append("first name must be one line")
+        if self.stage not in Stage.values:
+            problems.append(f"unknown stage {self.stage!r} (one of {', '.join(Stage.values)})")
+        if self.destination not in Destination.values:
+            problems.append(f"unknown destination {self.destination!r} (one of {', '.join(Destination.values)})")
+        if not is_time_zone(self.time_zone):
+            problems.append(f"unknown time zone {self.time_zone!r} (e.g. America/New_York)")
+        if not 0 <= self.send_hour <= 23:
+            problems.append(f"send hour must be 0-23 (got {self.send_hour})")
+        return problems
+
+
+def enroll(course: Course, intake: Intake, *, actor: str, why: str, now: datetime | None = None) -> Subscriber:
+    """Enrol a reader: the welcome goes out on the next tick, lessons follow weekly on the
+    enrolment weekday at their preferred local hour."""
+    problems = intake.problems()
+    if problems:
+        raise EnrolmentError("; ".join(problems))
+    now = now or timezone.now()
+    email = intake.email.strip().lower()
+    try:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.create(
+                course=course,
+                email=email,
+                first_name=intake.first_name.strip(),
+                specialty=intake.specialty.strip(),
+                stage=intake.stage,
+                destination=intake.destination,
+                time_zone=intake.time_zone,
+                send_hour=intake.send_hour,
+                send_weekday=local_weekday(now, intake.time_zone),
+                enrolled_at=now,
+                next_send_at=now,
+            )
+            audit.record(
+                subscriber,
+                "enrolled",
+                after={"course": course.slug, "stage": subscriber.stage, "destination": subscriber.destination},
+                why=why,
+                actor=actor,
+                at=now,
+            )
+    except IntegrityError:
+        existing = Subscriber.objects.select_related("course").filter(course=course, email=email).first()
+        if existing is None:
+            raise
+        raise AlreadyEnrolled(existing) from None
+    return subscriber

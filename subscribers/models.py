@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from course.models import Course
+from course.vocabulary import Destination, Stage
+from lessons.models import Lesson, LessonVersion
+
+
+class Subscriber(models.Model):
+    """A reader enrolled in one course, with where they are and when they next get email."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        COMPLETED = "completed"
+        UNSUBSCRIBED = "unsubscribed"
+        REFUNDED = "refunded"
+        SUPPRESSED = "suppressed", "Suppressed (bounce or complaint)"
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="subscribers")
+    email = models.EmailField(help_text="Stored lower-case.")
+    first_name = models.CharField(max_length=100, blank=True)
+    specialty = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DECIDING)
+    destination = models.CharField(max_length=30, choices=Destination.choices, default=Destination.UNDECIDED)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    send_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    send_weekday = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(6)], help_text="0 = Monday; the enrolment weekday by default."
+    )
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_for = models.DurationField(default=timedelta(0), help_text="Paused time before the current pause.")
+    next_send_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the tick next plans an email; empty while one is in flight."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "email"], name="one_enrolment_per_email_per_course"),
+        ]
+        indexes = [
+            # Read by subscribers.drip.tick(): active readers whose next_send_at has come.
+            models.Index(fields=["next_send_at", "id"], condition=Q(status="active"), name="subscriber_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Delivery(models.Model):
+    """One email to one subscriber: pending → sending → sent | failed."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    class Outcome(models.TextChoices):
+        NONE = "", "—"
+        DELIVERED = "delivered"
+        BOUNCED = "bounced"
+        COMPLAINED = "complained"
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
+    lesson = models.ForeignKey(Lesson, on_delete=models.PROTECT, related_name="deliveries")
+    version = models.ForeignKey(LessonVersion, on_delete=models.PROTECT, related_name="deliveries")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    due_at = models.DateTimeField()
+    reason = models.CharField(max_length=300, blank=True, help_text="Why the planner chose this email.")
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    message_id = models.CharField(max_length=255, blank=True, help_text="Our Message-ID header.")
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    error = models.TextField(blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, default=Outcome.NONE)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "lesson"], name="one_delivery_per_subscriber_lesson"),
+        ]
+        indexes = [
+            # Read by subscribers.drip.recover_stale(): unsent rows whose worker or message was lost.
+            models.Index(
+                fields=["state", "claimed_at"],
+                condition=Q(state__in=["pending", "sending"]),
+                name="delivery_unsent_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson.slug} → {self.subscriber.email} ({self.state})"
+
+
+class Reply(models.Model):
+    """One inbound email: the raw message kept, what was understood and applied, or why not."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        APPLIED = "applied"
+        REVIEW = "review", "Needs review"
+        IGNORED = "ignored"
+        DISMISSED = "dismissed"
+
+    subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    message_id = models.CharField(max_length=998, unique=True)
+    sender = models.CharField(max_length=320, blank=True)
+    recipient = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    raw = models.TextField(help_text="The whole MIME message as received.")
+    new_text = models.TextField(blank=True, help_text="The reply without quotes and signature.")
+    understood = models.JSONField(default=dict, blank=True)
+    applied = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    reason = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "replies"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.subject}"
+
+
+class Event(models.Model):
+    """The audit row every state change writes, in the same transaction: what, before, after, why."""
+
+    subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    what = models.CharField(max_length=64)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    why = models.CharField(max_length=300, blank=True)
+    actor = models.CharField(max_length=100, default="system", help_text="system, reader, command or admin:<user>.")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.what}"
+
+
+class OutboxMessage(models.Model):
+    """An email kept by the local outbox backend instead of being sent (fresh machines, tests)."""
+
+    message_id = models.CharField(max_length=255, blank=True)
+    from_email = models.CharField(max_length=320)
+    to = models.JSONField(default=list)
+    reply_to = models.JSONField(default=list)
+    subject = models.CharField(max_length=998)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    headers = models.JSONField(default=dict)
+    raw = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.to)}"

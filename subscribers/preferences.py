@@ -1,0 +1,26 @@
+"""The reader's signed preferences link (the page itself is flow 7)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import signing
+
+from subscribers.models import Subscriber
+
+SALT = "subscribers.preferences"
+
+
+def preferences_token(subscriber: Subscriber) -> str:
+    return signing.dumps(subscriber.pk, salt=SALT, compress=True)
+
+
+def subscriber_for_token(token: str) -> Subscriber | None:
+    try:
+        pk = signing.loads(token, salt=SALT)
+    except signing.BadSignature:
+        return None
+    return Subscriber.objects.filter(pk=pk).first()
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    return f"{settings.SITE_URL}/p/{preferences_token(subscriber)}/"

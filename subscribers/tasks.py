@@ -1,0 +1,28 @@
+"""Thin Celery tasks: each calls one function of subscribers.drip."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from subscribers import drip
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="subscribers.tasks.tick", ignore_result=True)
+def tick() -> str:
+    return str(drip.tick())
+
+
+@shared_task(
+    name="subscribers.tasks.send_delivery",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def send_delivery(delivery_id: int) -> str:
+    outcome = drip.send_delivery(delivery_id)
+    logger.info("delivery %s: %s", delivery_id, outcome)
+    return outcome
