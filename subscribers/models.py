@@ -164,6 +164,7 @@ class OutboxMessage(models.Model):
     message_id = models.CharField(max_length=255, blank=True)
     from_email = models.CharField(max_length=320)
     to = models.JSONField(default=list)
+    recipient = models.CharField(max_length=320, db_index=True, help_text="The first To address.")
     reply_to = models.JSONField(default=list)
     subject = models.CharField(max_length=998)
     text = models.TextField(blank=True)

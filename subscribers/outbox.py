@@ -23,6 +23,7 @@ class OutboxBackend(BaseEmailBackend):
             message_id=mime["Message-ID"] or "",
             from_email=message.from_email,
             to=list(message.to),
+            recipient=(message.to or message.recipients())[0].lower(),
             reply_to=list(message.reply_to),
             subject=message.subject,
             text=message.body,

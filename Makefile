@@ -1,0 +1,38 @@
+# Pivot Path: `make run` starts the product on a fresh machine; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-postgres test-sqlite lint setup clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: web + worker + beat on embedded defaults (SQLite, filesystem broker, local outbox)
+run: $(STAMP)
+	./bin/run
+
+## test: lint, then the suite on Postgres + Redis and again on SQLite + the embedded broker
+test: $(STAMP) lint test-postgres test-sqlite
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP)
+	DATABASE_URL=sqlite:///var/pivotpath-tests.sqlite3 REDIS_URL= CELERY_BROKER_DIR=var/test-broker \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var $(VENV)

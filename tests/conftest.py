@@ -1,0 +1,141 @@
+"""Shared test set-up: the test course, named personas enrolled through the real domain
+functions, and a real Celery worker process for integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from course.models import Course
+from lessons.importing import import_path
+from subscribers.enrolment import Intake, enroll
+from subscribers.models import OutboxMessage, Subscriber
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+TEST_COURSE = FIXTURES / "courses" / "test-course"
+SHIPPED_CONTENT = ROOT / "lessons" / "content"
+
+# A Monday before the spring DST change in both New York (Mar 8) and London (Mar 29).
+MONDAY_FEB_23 = datetime(2026, 2, 23, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def local_outbox(settings):
+    """Django's test runner swaps in its memory backend; keep the product's own outbox."""
+    settings.EMAIL_BACKEND = "subscribers.outbox.OutboxBackend"
+
+
+@pytest.fixture
+def course(db) -> Course:
+    (report,) = import_path(TEST_COURSE)
+    return report.course
+
+
+def enrol(course: Course, email: str, *, now: datetime | None = None, **fields) -> Subscriber:
+    return enroll(course, Intake(email=email, **fields), actor="test", why="test set-up", now=now)
+
+
+@pytest.fixture
+def alice(course) -> Subscriber:
+    """A nurse in New York on the payer track who reads her email at 8 in the morning."""
+    return enrol(
+        course, "alice@example.com", first_name="Alice", destination="payer", time_zone="America/New_York", send_hour=8
+    )
+
+
+@pytest.fixture
+def bob(course) -> Subscriber:
+    """A physician in London, undecided, who likes his email at 18:00."""
+    return enrol(course, "bob@example.com", first_name="Bob", time_zone="Europe/London", send_hour=18)
+
+
+def outbox_to(email: str) -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(recipient=email).order_by("created_at", "id"))
+
+
+# --- A real Celery worker ------------------------------------------------------------------
+
+
+def _database_url_for_worker() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def _purge_broker() -> None:
+    from config.celery import app
+
+    if settings.REDIS_URL:
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.flushdb()
+    else:
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+
+
+class Worker:
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "DATABASE_URL": _database_url_for_worker(), "CONN_MAX_AGE": "0"}
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+             "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        start = self.log_path.stat().st_size if self.log_path.exists() else 0
+        wait_for(lambda: b"ready." in self.log_path.read_bytes()[start:], what="the worker to start", seconds=60)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for(condition, *, what: str, seconds: float = 30) -> None:
+    """Poll an outside process's progress (a worker, a server) until `condition()` holds."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on the configured broker (Redis in CI, the embedded
+    filesystem broker otherwise) and the test database."""
+    with django_db_blocker.unblock():
+        _purge_broker()
+    worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+    with django_db_blocker.unblock():
+        connection.close()
