@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 import time_machine
@@ -69,7 +70,7 @@ def test_lessons_keep_arriving_at_the_readers_local_hour_across_dst(course, tz, 
     lessons = sends[1:]  # the welcome goes out at enrolment time
     local_times = [d.sent_at.astimezone(zone(tz)) for d in lessons]
     assert {(t.hour, t.minute) for t in local_times} == {(8, 0)}
-    assert all((b.date() - a.date()).days == 7 for a, b in zip(local_times, local_times[1:], strict=False))
+    assert all((b.date() - a.date()).days == 7 for a, b in pairwise(local_times))
     assert local_times[0].date().isoformat() < changes < local_times[-1].date().isoformat()
     offsets = {t.utcoffset() for t in local_times}
     assert len(offsets) == 2, "the run crosses the DST change"
