@@ -1,4 +1,5 @@
 # Pivot Path: `make run` starts the product on a fresh machine; `make test` runs every test.
+# (pytest's exit 5, "no tests collected", counts as a pass so a filtered run is not an error.)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,11 +29,11 @@ lint: $(STAMP)
 test-postgres: $(STAMP)
 	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-sqlite: $(STAMP)
 	DATABASE_URL=sqlite:///var/pivotpath-tests.sqlite3 REDIS_URL= CELERY_BROKER_DIR=var/test-broker \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 clean:
 	rm -rf var $(VENV)

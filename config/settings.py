@@ -25,9 +25,9 @@ DEBUG = env.bool("DEBUG", default=False)
 # Start-up refuses to run in production on a missing or published key.
 _DEV_SECRET_KEY = "dev-only-insecure-key-never-use-in-production"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
-if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 32):
+if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     sys.exit(
-        "Pivot Path: SECRET_KEY must be set to a private value of 32+ characters when DEBUG is off (see .env.example)."
+        "Pivot Path: SECRET_KEY must be set to a private value of 50+ characters when DEBUG is off (see .env.example)."
     )
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -163,6 +163,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
