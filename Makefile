@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 setup: $(STAMP)
 
 ## run: web + worker + beat on embedded defaults (SQLite, filesystem broker, local outbox)
-run: $(STAMP)
+run:
 	./bin/run
 
 ## test: lint, then the suite on Postgres + Redis and again on SQLite + the embedded broker
