@@ -1,6 +1,8 @@
 # Pivot Path: `make run` starts the product on a fresh machine; `make test` runs every test.
 # (pytest's exit 5, "no tests collected", counts as a pass so a filtered run is not an error.)
 PYTHON ?= python3
+VAR_DIR ?= var
+export VAR_DIR
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -32,8 +34,8 @@ test-postgres: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 test-sqlite: $(STAMP)
-	DATABASE_URL=sqlite:///var/pivotpath-tests.sqlite3 REDIS_URL= CELERY_BROKER_DIR=var/test-broker \
+	DATABASE_URL=sqlite:///$(VAR_DIR)/pivotpath-tests.sqlite3 REDIS_URL= CELERY_BROKER_DIR=$(VAR_DIR)/test-broker \
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 clean:
-	rm -rf var $(VENV)
+	rm -rf $(VAR_DIR) $(VENV)
