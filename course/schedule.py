@@ -49,6 +49,11 @@ def course_month(
     return active_time(enrolled_at, now, paused_for, paused_since) // COURSE_MONTH + 1
 
 
+def course_week(active: timedelta) -> int:
+    """Whole weeks of course time (0 in the first week)."""
+    return active // timedelta(weeks=1)
+
+
 def local_slot(day: date, hour: int, tz_name: str) -> datetime:
     """`hour`:00 on `day` in the reader's time zone, as an aware UTC datetime.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from course import planner
+from course import planner, preview
 from course.models import Course
-from course.schedule import course_month, next_weekly_slot
+from course.schedule import next_weekly_slot
 from course.vocabulary import Kind
 from lessons.models import Lesson
 from subscribers import audit, emails
@@ -30,30 +30,51 @@ logger = logging.getLogger(__name__)
 
 # A send that failed for a reason that may pass is tried this many times in all.
 MAX_SEND_ATTEMPTS = 3
+# Deliveries per send task message.
+SEND_CHUNK = 100
 
 
 @dataclass
 class Catalogue:
-    """The current lessons of every course, loaded once per tick."""
+    """The current lessons and schedule rules of every course, loaded once per tick."""
 
     lessons: dict[int, list[planner.LessonInfo]] = field(default_factory=dict)
+    by_id: dict[int, planner.LessonInfo] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
-    courses: dict[int, Course] = field(default_factory=dict)
+    rules: dict[int, planner.Rules] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> Catalogue:
-        catalogue = cls(courses={course.pk: course for course in Course.objects.all()})
+        catalogue = cls(rules={course.pk: course_rules(course) for course in Course.objects.all()})
         by_course: dict[int, list[planner.LessonInfo]] = defaultdict(list)
         rows = Lesson.objects.filter(current_version__isnull=False).values_list(
             "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id"
         )
         for lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id in rows:
-            by_course[course_id].append(
-                planner.LessonInfo(lesson_id, slug, kind, stage, tuple(destinations), month, order)
-            )
+            info = planner.LessonInfo(lesson_id, slug, kind, stage, tuple(destinations), month, order)
+            by_course[course_id].append(info)
+            catalogue.by_id[lesson_id] = info
             catalogue.versions[lesson_id] = version_id
         catalogue.lessons = {course_id: planner.sort_catalogue(items) for course_id, items in by_course.items()}
         return catalogue
+
+
+def course_rules(course: Course) -> planner.Rules:
+    return planner.Rules(
+        length_months=course.length_months,
+        checkin_interval_weeks=course.checkin_interval_weeks,
+        checkin_months=tuple(course.checkin_months),
+    )
+
+
+def reader_state(subscriber: Subscriber) -> planner.Reader:
+    return planner.Reader(
+        stage=subscriber.stage,
+        destination=subscriber.destination,
+        enrolled_at=subscriber.enrolled_at,
+        paused_for=subscriber.paused_for,
+        paused_at=subscriber.paused_at,
+    )
 
 
 @dataclass
@@ -71,15 +92,6 @@ class TickReport:
             f"{self.finished} finished, {self.requeued} stale deliveries queued again "
             f"({self.batches} batches)"
         )
-
-
-def reader_state(subscriber: Subscriber, course: Course, now: datetime) -> planner.Reader:
-    return planner.Reader(
-        stage=subscriber.stage,
-        destination=subscriber.destination,
-        course_month=course_month(subscriber.enrolled_at, now, subscriber.paused_for, subscriber.paused_at),
-        length_months=course.length_months,
-    )
 
 
 def next_slot(subscriber: Subscriber, after: datetime) -> datetime:
@@ -118,16 +130,22 @@ def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool
 
 
 def _plan_batch(batch: list[Subscriber], catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
-    sent: dict[int, set[int]] = defaultdict(set)
-    for subscriber_id, lesson_id in Delivery.objects.filter(subscriber__in=batch).values_list(
-        "subscriber_id", "lesson_id"
-    ):
-        sent[subscriber_id].add(lesson_id)
-    deliveries = []
+    history: dict[int, list[planner.Sent]] = defaultdict(list)
+    rows = Delivery.objects.filter(subscriber__in=batch).values_list(
+        "subscriber_id", "lesson_id", "course_week", "course_month"
+    )
+    for subscriber_id, lesson_id, week, month in rows:
+        kind = catalogue.by_id[lesson_id].kind if lesson_id in catalogue.by_id else ""
+        history[subscriber_id].append(planner.Sent(lesson_id, kind, week, month))
+    deliveries, finished = [], []
     for subscriber in batch:
-        course = catalogue.courses[subscriber.course_id]
+        reader = reader_state(subscriber)
         choice = planner.next_email(
-            reader_state(subscriber, course, now), catalogue.lessons.get(course.pk, []), sent[subscriber.pk]
+            reader,
+            catalogue.rules[subscriber.course_id],
+            catalogue.lessons.get(subscriber.course_id, []),
+            history[subscriber.pk],
+            now,
         )
         if choice.lesson is not None:
             deliveries.append(
@@ -137,32 +155,36 @@ def _plan_batch(batch: list[Subscriber], catalogue: Catalogue, now: datetime, re
                     version_id=catalogue.versions[choice.lesson.id],
                     due_at=subscriber.next_send_at,
                     reason=choice.reason[:300],
+                    course_week=reader.week(now),
+                    course_month=reader.month(now),
                     created_at=now,
                 )
             )
             subscriber.next_send_at = None
             report.planned += 1
-        elif "finished" in choice.reason:
-            subscriber.next_send_at = None
-            subscriber.status = Subscriber.Status.COMPLETED
-            audit.record(subscriber, "status", before="active", after="completed", why=choice.reason, at=now)
-            report.finished += 1
+        elif choice.finished:
+            subscriber.next_send_at, subscriber.status = None, Subscriber.Status.COMPLETED
+            finished.append(subscriber)
         else:
             logger.info("no email for %s this week: %s", subscriber.email, choice.reason)
             subscriber.next_send_at = next_slot(subscriber, now)
             report.idle += 1
     created = Delivery.objects.bulk_create(deliveries)
     Subscriber.objects.bulk_update(batch, ["next_send_at", "status"])
+    for subscriber in finished:
+        audit.record(subscriber, "status", before="active", after="completed", why="course finished", at=now)
+    report.finished += len(finished)
     ids = [delivery.pk for delivery in created]
     report.delivery_ids.extend(ids)
     return ids
 
 
 def queue_sends(delivery_ids: list[int]) -> None:
-    from subscribers.tasks import send_delivery
+    """One task message per chunk of deliveries: 100,000 sends are 1,000 messages, not 100,000."""
+    from subscribers.tasks import send_deliveries
 
-    for delivery_id in delivery_ids:
-        send_delivery.delay(delivery_id)
+    for start in range(0, len(delivery_ids), SEND_CHUNK):
+        send_deliveries.delay(delivery_ids[start : start + SEND_CHUNK])
 
 
 def recover_stale(now: datetime) -> int:
@@ -268,3 +290,37 @@ def _record_failure(delivery: Delivery, exc: Exception, now: datetime) -> str:
             ).update(next_send_at=next_slot(delivery.subscriber, now))
     logger.warning("delivery %s attempt %d failed: %s", delivery.pk, delivery.attempts, error)
     return f"failed ({'final' if final else 'will retry'}): {error}"
+
+
+def preview_for(
+    subscriber: Subscriber,
+    weeks: int = 12,
+    stage: str | None = None,
+    destination: str | None = None,
+    now: datetime | None = None,
+) -> list[preview.Slot]:
+    """The reader's coming weekly emails as the planner will choose them (flow 5), from their
+    next send time; a paused reader is previewed as if they resumed now."""
+    now = now or timezone.now()
+    catalogue = Catalogue.load()
+    history = [
+        planner.Sent(lesson_id, catalogue.by_id[lesson_id].kind if lesson_id in catalogue.by_id else "", week, month)
+        for lesson_id, week, month in subscriber.deliveries.values_list("lesson_id", "course_week", "course_month")
+    ]
+    reader = reader_state(subscriber)
+    if subscriber.paused_at is not None:
+        reader = replace(reader, paused_for=reader.paused_for + (now - subscriber.paused_at), paused_at=None)
+    start = subscriber.next_send_at
+    if start is None or subscriber.status != Subscriber.Status.ACTIVE:
+        start = next_slot(subscriber, now)
+    return preview.preview(
+        reader,
+        catalogue.rules[subscriber.course_id],
+        catalogue.lessons.get(subscriber.course_id, []),
+        history,
+        start=max(start, now),
+        timing=preview.Timing(subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour),
+        weeks=weeks,
+        stage=stage,
+        destination=destination,
+    )  # fmt: skip

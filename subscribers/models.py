@@ -79,6 +79,8 @@ class Delivery(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     due_at = models.DateTimeField()
     reason = models.CharField(max_length=300, blank=True, help_text="Why the planner chose this email.")
+    course_week = models.PositiveSmallIntegerField(default=0, help_text="Weeks of course time when planned.")
+    course_month = models.PositiveSmallIntegerField(default=1, help_text="Course month when planned.")
     created_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -17,12 +17,13 @@ def tick() -> str:
 
 
 @shared_task(
-    name="subscribers.tasks.send_delivery",
+    name="subscribers.tasks.send_deliveries",
     ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def send_delivery(delivery_id: int) -> str:
-    outcome = drip.send_delivery(delivery_id)
-    logger.info("delivery %s: %s", delivery_id, outcome)
-    return outcome
+def send_deliveries(delivery_ids: list[int]) -> None:
+    """Send a chunk of deliveries. Redelivered after a worker dies: the ones already sent are
+    skipped by their claim."""
+    for delivery_id in delivery_ids:
+        logger.info("delivery %s: %s", delivery_id, drip.send_delivery(delivery_id))
