@@ -1,4 +1,4 @@
-"""The course map: lesson counts by month × stage × destination, and the gaps, i.e. weekly
+"""The course map: lesson counts by month, stage and destination, and the gaps, i.e. weekly
 slots in which a reader on some path would get no email. Pure: runs the real planner."""
 
 from __future__ import annotations
@@ -59,4 +59,3 @@ def path_gaps(rules: Rules, catalogue: Sequence[LessonInfo], stage: str, destina
         weeks=rules.length_months * 5,
     )  # fmt: skip
     return [Gap(str(stage), str(destination), slot.week, slot.month) for slot in slots if slot.lesson is None]
-

@@ -22,6 +22,9 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # While rendering, each placeholder becomes an inert ASCII token that markdown, the
 # sanitiser and the inliner pass through untouched; personalising swaps tokens for values.
 TOKEN_RE = re.compile(r"PPVAR(\d)END")
+# A link to another lesson of the course, `[text](lesson:slug)`: it opens in the reader's own
+# lesson archive (under their signed preferences link).
+LESSON_LINK_RE = re.compile(r"\]\(lesson:([a-z0-9-]+)\)")
 MARKDOWN_EXTENSIONS = ["extra", "sane_lists", "smarty"]
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, keep_style_tags=False)
 
@@ -33,6 +36,7 @@ def unknown_placeholders(text: str) -> set[str]:
 
 
 def _tokenise(text: str) -> str:
+    text = LESSON_LINK_RE.sub(lambda m: f"]({{{{ preferences_url }}}}lessons/{m[1]}/)", text)
     return PLACEHOLDER_RE.sub(lambda m: f"PPVAR{PLACEHOLDERS.index(m[1])}END" if m[1] in PLACEHOLDERS else m[0], text)
 
 

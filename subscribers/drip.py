@@ -19,10 +19,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from course import planner, preview
-from course.models import Course
 from course.schedule import next_weekly_slot
 from course.vocabulary import Kind
-from lessons.models import Lesson
+from lessons.catalogue import Catalogue
 from subscribers import audit, emails
 from subscribers.models import Delivery, Subscriber
 
@@ -32,39 +31,6 @@ logger = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 3
 # Deliveries per send task message.
 SEND_CHUNK = 100
-
-
-@dataclass
-class Catalogue:
-    """The current lessons and schedule rules of every course, loaded once per tick."""
-
-    lessons: dict[int, list[planner.LessonInfo]] = field(default_factory=dict)
-    by_id: dict[int, planner.LessonInfo] = field(default_factory=dict)
-    versions: dict[int, int] = field(default_factory=dict)
-    rules: dict[int, planner.Rules] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls) -> Catalogue:
-        catalogue = cls(rules={course.pk: course_rules(course) for course in Course.objects.all()})
-        by_course: dict[int, list[planner.LessonInfo]] = defaultdict(list)
-        rows = Lesson.objects.filter(current_version__isnull=False).values_list(
-            "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id"
-        )
-        for lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id in rows:
-            info = planner.LessonInfo(lesson_id, slug, kind, stage, tuple(destinations), month, order)
-            by_course[course_id].append(info)
-            catalogue.by_id[lesson_id] = info
-            catalogue.versions[lesson_id] = version_id
-        catalogue.lessons = {course_id: planner.sort_catalogue(items) for course_id, items in by_course.items()}
-        return catalogue
-
-
-def course_rules(course: Course) -> planner.Rules:
-    return planner.Rules(
-        length_months=course.length_months,
-        checkin_interval_weeks=course.checkin_interval_weeks,
-        checkin_months=tuple(course.checkin_months),
-    )
 
 
 def reader_state(subscriber: Subscriber) -> planner.Reader:
@@ -135,8 +101,7 @@ def _plan_batch(batch: list[Subscriber], catalogue: Catalogue, now: datetime, re
         "subscriber_id", "lesson_id", "course_week", "course_month"
     )
     for subscriber_id, lesson_id, week, month in rows:
-        kind = catalogue.by_id[lesson_id].kind if lesson_id in catalogue.by_id else ""
-        history[subscriber_id].append(planner.Sent(lesson_id, kind, week, month))
+        history[subscriber_id].append(planner.Sent(lesson_id, catalogue.kind_of(lesson_id), week, month))
     deliveries, finished = [], []
     for subscriber in batch:
         reader = reader_state(subscriber)
@@ -304,7 +269,7 @@ def preview_for(
     now = now or timezone.now()
     catalogue = Catalogue.load()
     history = [
-        planner.Sent(lesson_id, catalogue.by_id[lesson_id].kind if lesson_id in catalogue.by_id else "", week, month)
+        planner.Sent(lesson_id, catalogue.kind_of(lesson_id), week, month)
         for lesson_id, week, month in subscriber.deliveries.values_list("lesson_id", "course_week", "course_month")
     ]
     reader = reader_state(subscriber)

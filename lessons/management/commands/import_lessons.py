@@ -4,15 +4,17 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.importing import LessonFileError, import_path
+from lessons.files import LessonFileError
+from lessons.importing import import_path
 
 
 class Command(BaseCommand):
     help = (
         "Import lesson files into the database. PATH is a course folder (holding course.yaml and "
         "one markdown file per lesson) or a folder of course folders, e.g. lessons/content. "
-        "All or nothing: a bad file imports nothing and is named in the error. A changed subject "
-        "or body becomes a new lesson version; earlier versions are kept."
+        "All or nothing: if any file has a problem nothing is imported and each problem is listed "
+        "as file:line: message. A changed subject or body becomes a new lesson version; earlier "
+        "versions are kept."
     )
 
     def add_arguments(self, parser) -> None:
@@ -24,7 +26,9 @@ class Command(BaseCommand):
         try:
             reports = import_path(path)
         except LessonFileError as exc:
-            raise CommandError(f"nothing imported: {exc}") from exc
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(f"nothing imported: {len(exc.problems)} problem(s) in the lesson files") from exc
         for report in reports:
             self.stdout.write(
                 f"{report.course.slug}: {report.created} new lessons, {report.new_versions} new versions, "

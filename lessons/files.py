@@ -1,0 +1,310 @@
+"""Lesson files: a course folder holds `course.yaml` and one markdown file per lesson with
+front matter. Reading collects every problem with its file and line; writing produces files
+that read back to the same front matter and body."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import frontmatter
+import yaml
+
+from course.coverage import course_map
+from course.planner import LessonInfo, Rules, sort_catalogue
+from course.vocabulary import ANY, Destination, Kind, Stage
+from lessons.rendering import LESSON_LINK_RE, unknown_placeholders
+
+COURSE_FILE = "course.yaml"
+LESSON_FIELDS = ("slug", "subject", "kind", "stage", "destinations", "month", "order")
+COURSE_FIELDS = ("slug", "title", "tagline", "price", "currency", "length_months", "cadence",
+                 "checkin_interval_weeks", "checkin_months")  # fmt: skip
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+CADENCES = {"weekly": 7}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class LessonFileError(Exception):
+    """Files that cannot be imported; str() lists each problem as `file:line: message`."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(problem) for problem in problems))
+        self.problems = problems
+
+
+@dataclass
+class LessonFile:
+    path: Path
+    slug: str
+    subject: str
+    kind: str
+    stage: str
+    destinations: list[str]
+    month: int
+    order: int
+    body: str
+    body_line: int = 1
+
+    def metadata(self) -> dict:
+        destinations: str | list[str] = ANY if self.destinations == [ANY] else list(self.destinations)
+        return {"slug": self.slug, "subject": self.subject, "kind": self.kind, "stage": self.stage,
+                "destinations": destinations, "month": self.month, "order": self.order}  # fmt: skip
+
+
+@dataclass
+class CourseFile:
+    path: Path
+    slug: str = ""
+    title: str = ""
+    tagline: str = ""
+    price: Decimal = Decimal("79.00")
+    currency: str = "usd"
+    length_months: int = 12
+    cadence: str = "weekly"
+    checkin_interval_weeks: int = 4
+    checkin_months: list[int] = field(default_factory=list)
+    lessons: list[LessonFile] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def cadence_days(self) -> int:
+        return CADENCES.get(self.cadence, 7)
+
+    def rules(self) -> Rules:
+        return Rules(self.length_months, self.checkin_interval_weeks, tuple(self.checkin_months))
+
+    def metadata(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "tagline": self.tagline, "price": str(self.price),
+                "currency": self.currency, "length_months": self.length_months, "cadence": self.cadence,
+                "checkin_interval_weeks": self.checkin_interval_weeks,
+                "checkin_months": list(self.checkin_months)}  # fmt: skip
+
+
+def course_folders(path: Path) -> list[Path]:
+    """`path` itself when it is a course folder, else every course folder directly inside it."""
+    if (path / COURSE_FILE).is_file():
+        return [path]
+    folders = sorted(p for p in path.iterdir() if (p / COURSE_FILE).is_file()) if path.is_dir() else []
+    if not folders:
+        raise LessonFileError([Problem(path, 0, f"no {COURSE_FILE} here or in any folder directly inside")])
+    return folders
+
+
+def read_course_folder(folder: Path, check_coverage: bool = False) -> CourseFile:
+    """Read a course folder; `problems` lists everything wrong (with `check_coverage`, also the
+    weeks where a reader on some stage and destination would get no email)."""
+    course = _read_course_file(folder / COURSE_FILE)
+    for path in sorted(folder.glob("*.md")):
+        lesson = _read_lesson_file(path, course.problems)
+        if lesson is not None:
+            course.lessons.append(lesson)
+    _check_across_lessons(course)
+    if check_coverage and not course.problems:
+        course.problems.extend(coverage_problems(course))
+    return course
+
+
+def _read_course_file(path: Path) -> CourseFile:
+    course = CourseFile(path=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        course.problems.append(Problem(path, 0, f"cannot read: {exc}"))
+        return course
+    except yaml.YAMLError as exc:
+        course.problems.append(Problem(path, _yaml_error_line(exc, 0), f"bad YAML: {_yaml_problem(exc)}"))
+        return course
+    if not isinstance(data, dict):
+        course.problems.append(Problem(path, 1, "the course file must be a mapping of settings"))
+        return course
+    line = _key_lines(text.splitlines(), 0)
+    for key in ("slug", "title"):
+        if not data.get(key):
+            course.problems.append(Problem(path, 1, f"missing {key}"))
+    unknown = sorted(set(data) - set(COURSE_FIELDS))
+    for key in unknown:
+        course.problems.append(Problem(path, line.get(key, 1), f"unknown setting {key!r}"))
+    try:
+        course.slug, course.title = str(data.get("slug", "")), str(data.get("title", ""))
+        course.tagline = str(data.get("tagline", ""))
+        course.price = Decimal(str(data.get("price", "79.00")))
+        course.currency = str(data.get("currency", "usd")).lower()
+        course.length_months = int(data.get("length_months", 12))
+        course.cadence = str(data.get("cadence", "weekly"))
+        course.checkin_interval_weeks = int(data.get("checkin_interval_weeks", 4))
+        course.checkin_months = [int(month) for month in data.get("checkin_months") or []]
+    except (ValueError, TypeError, InvalidOperation) as exc:
+        course.problems.append(Problem(path, 1, f"bad value: {exc}"))
+        return course
+    if course.slug and not SLUG_RE.match(course.slug):
+        course.problems.append(Problem(path, line.get("slug", 1), f"slug {course.slug!r} must be lowercase-words"))
+    if course.cadence not in CADENCES:
+        course.problems.append(Problem(path, line.get("cadence", 1), "cadence must be 'weekly'"))
+    if not 1 <= course.length_months <= 12:
+        course.problems.append(Problem(path, line.get("length_months", 1), "length_months must be 1-12"))
+    if course.price <= 0 or len(course.currency) != 3:
+        course.problems.append(Problem(path, line.get("price", 1), "price must be positive, currency 3 letters"))
+    return course
+
+
+def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(path, 0, f"cannot read: {exc}"))
+        return None
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        problems.append(Problem(path, 1, "must start with front matter between '---' lines"))
+        return None
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as exc:
+        problems.append(_front_matter_yaml_problem(path, lines, exc))
+        return None
+    meta = post.metadata
+    line = _key_lines(lines, 1)
+    body_start = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), 0) + 2
+    before = len(problems)
+    missing = [name for name in LESSON_FIELDS if name not in meta]
+    if missing:
+        problems.append(Problem(path, 1, f"front matter is missing {', '.join(missing)}"))
+        return None
+    for key in sorted(set(meta) - set(LESSON_FIELDS)):
+        problems.append(Problem(path, line.get(key, 1), f"unknown front matter field {key!r}"))
+    destinations = meta["destinations"]
+    destinations = [destinations] if isinstance(destinations, str) else list(destinations or [])
+    lesson = LessonFile(
+        path=path, slug=str(meta["slug"]), subject=str(meta["subject"] or "").strip(), kind=str(meta["kind"]),
+        stage=str(meta["stage"]), destinations=[str(d) for d in destinations], month=meta["month"],
+        order=meta["order"], body=post.content, body_line=body_start,
+    )  # fmt: skip
+
+    def report(key: str, message: str) -> None:
+        problems.append(Problem(path, line.get(key, 1), message))
+
+    if not SLUG_RE.match(lesson.slug):
+        report("slug", f"slug {lesson.slug!r} must be lowercase words joined by hyphens")
+    elif lesson.slug != path.stem:
+        report("slug", f"slug {lesson.slug!r} differs from the file name {path.name!r}")
+    if not lesson.subject:
+        report("subject", "subject is missing or empty")
+    elif len(lesson.subject) > 200 or "\n" in lesson.subject:
+        report("subject", "subject must be one line of at most 200 characters")
+    if lesson.kind not in Kind.values:
+        report("kind", f"unknown kind {lesson.kind!r} (one of {', '.join(Kind.values)})")
+    if lesson.stage not in (*Stage.values, ANY):
+        report("stage", f"unknown stage {lesson.stage!r} (one of {', '.join(Stage.values)}, any)")
+    if not lesson.destinations:
+        report("destinations", "destinations is empty (use 'any')")
+    for destination in lesson.destinations:
+        if destination not in (*Destination.values, ANY):
+            report("destinations", f"unknown destination {destination!r} (one of {', '.join(Destination.values)}, any)")
+    if isinstance(lesson.month, bool) or not isinstance(lesson.month, int) or not 1 <= lesson.month <= 12:
+        report("month", f"month must be a whole number from 1 to 12 (got {lesson.month!r})")
+    if isinstance(lesson.order, bool) or not isinstance(lesson.order, int):
+        report("order", f"order must be a whole number (got {lesson.order!r})")
+    for name in sorted(unknown_placeholders(lesson.subject)):
+        report("subject", f"unknown placeholder {name}")
+    for number, body_line in enumerate(lesson.body.splitlines()):
+        for name in sorted(unknown_placeholders(body_line)):
+            problems.append(Problem(path, body_start + number, f"unknown placeholder {name}"))
+    return lesson if len(problems) == before else None
+
+
+def _check_across_lessons(course: CourseFile) -> None:
+    slugs: dict[str, LessonFile] = {}
+    for lesson in course.lessons:
+        if lesson.slug in slugs:
+            course.problems.append(
+                Problem(lesson.path, 2, f"duplicate slug {lesson.slug!r} (also in {slugs[lesson.slug].path.name})")
+            )
+        slugs.setdefault(lesson.slug, lesson)
+    for lesson in course.lessons:
+        for number, body_line in enumerate(lesson.body.splitlines()):
+            for target in LESSON_LINK_RE.findall(body_line):
+                if target not in slugs:
+                    course.problems.append(
+                        Problem(lesson.path, lesson.body_line + number, f"link to unknown lesson {target!r}")
+                    )
+    if course.lessons and not any(lesson.kind == Kind.WELCOME for lesson in course.lessons):
+        course.problems.append(Problem(course.path, 1, "the course has no welcome lesson"))
+    if course.lessons and not any(lesson.kind == Kind.COMPLETION for lesson in course.lessons):
+        course.problems.append(Problem(course.path, 1, "the course has no completion lesson"))
+
+
+def catalogue_of(course: CourseFile) -> list[LessonInfo]:
+    return sort_catalogue(
+        LessonInfo(number, lesson.slug, lesson.kind, lesson.stage, tuple(lesson.destinations), lesson.month,
+                   lesson.order)
+        for number, lesson in enumerate(course.lessons, start=1)
+    )  # fmt: skip
+
+
+def coverage_problems(course: CourseFile) -> list[Problem]:
+    gaps = course_map(course.rules(), catalogue_of(course)).gaps
+    by_path: dict[tuple[str, str], list[int]] = {}
+    for gap in gaps:
+        by_path.setdefault((gap.stage, gap.destination), []).append(gap.week)
+    return [
+        Problem(course.path, 1, f"gap: a reader staying at {stage} on {destination} gets no email in "
+                                f"week{'s' if len(weeks) > 1 else ''} {', '.join(map(str, weeks))}")
+        for (stage, destination), weeks in sorted(by_path.items())
+    ]  # fmt: skip
+
+
+def write_lesson(folder: Path, lesson: LessonFile) -> Path:
+    path = folder / f"{lesson.slug}.md"
+    post = frontmatter.Post(lesson.body, **lesson.metadata())
+    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_course_file(folder: Path, course: CourseFile) -> Path:
+    path = folder / COURSE_FILE
+    path.write_text(yaml.safe_dump(course.metadata(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _key_lines(lines: list[str], first: int) -> dict[str, int]:
+    """1-based line of each top-level key, scanning from line index `first` to the closing '---'."""
+    found: dict[str, int] = {}
+    for index in range(first, len(lines)):
+        if first and lines[index].strip() == "---":
+            break
+        match = re.match(r"^([A-Za-z_][\w-]*)\s*:", lines[index])
+        if match:
+            found.setdefault(match[1], index + 1)
+    return found
+
+
+def _front_matter_yaml_problem(path: Path, lines: list[str], exc: yaml.YAMLError) -> Problem:
+    """Locate a YAML error by parsing exactly the lines between the '---' markers."""
+    close = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), len(lines))
+    try:
+        yaml.safe_load("\n".join(lines[1:close]))
+    except yaml.YAMLError as exact:
+        exc = exact
+    return Problem(path, _yaml_error_line(exc, 1), f"bad YAML in front matter: {_yaml_problem(exc)}")
+
+
+def _yaml_error_line(exc: yaml.YAMLError, offset: int) -> int:
+    # The start of the construct that failed (e.g. an unclosed list), else where parsing stopped.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+    return (mark.line + 1 + offset) if mark is not None else 1
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    return str(getattr(exc, "problem", None) or exc).splitlines()[0]

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from course.coverage import PATH_STAGES, course_map
+from course.models import Course
+from course.vocabulary import Destination, Stage
+from lessons.catalogue import Catalogue
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the course map from the database: for each destination, lessons per stage and course "
+        "month (lessons for any stage or destination count everywhere they apply). A cell marked ! "
+        "is a gap: a reader who stays at that stage on that track gets no email some week of that "
+        "month. Exits 1 when there is any gap."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--course", required=True, metavar="SLUG", help="The course to map.")
+
+    def handle(self, *args, course: str, **options) -> None:
+        found = Course.objects.filter(slug=course).first()
+        if found is None:
+            raise CommandError(f"no course {course!r}")
+        catalogue = Catalogue.load()
+        result = course_map(catalogue.rules[found.pk], catalogue.lessons.get(found.pk, []))
+        gaps = result.gap_cells()
+        months = range(1, result.months + 1)
+        self.stdout.write(f"{found.title}: lessons by stage (rows) and course month (columns); ! = gap")
+        for destination in Destination:
+            self.stdout.write(f"\n{destination.label}")
+            self.stdout.write("  " + "".ljust(14) + "".join(f"{m:>4}" for m in months))
+            for stage in Stage:
+                cells = []
+                for month in months:
+                    mark = "!" if (month, stage.value, destination.value) in gaps else " "
+                    cells.append(f"{result.counts[(month, stage.value, destination.value)]:>3}{mark}")
+                self.stdout.write("  " + stage.value.ljust(14) + "".join(cells))
+        if result.gaps:
+            paths = sorted({(gap.stage, gap.destination) for gap in result.gaps})
+            raise CommandError(
+                f"{len(result.gaps)} week(s) without an email on {len(paths)} path(s), e.g. "
+                f"{paths[0][0]} on {paths[0][1]}"
+            )
+        self.stdout.write(f"\nno gaps: every stage path ({', '.join(PATH_STAGES)}) on every track has weekly email")
