@@ -1,0 +1,36 @@
+"""Author previews: a lesson draft rendered as a reader would get it, and sent as a test."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from course.vocabulary import ANY, Destination, Stage
+from lessons.models import Lesson
+from lessons.rendering import RenderedLesson, render_lesson
+
+
+def sample_values(lesson: Lesson) -> dict[str, str]:
+    destination = next((d for d in lesson.destinations if d != ANY), Destination.PAYER)
+    stage = lesson.stage if lesson.stage != ANY else Stage.DECIDING
+    return {
+        "first_name": "Alex",
+        "destination_name": Destination(destination).label.lower(),
+        "stage_name": Stage(stage).label.lower(),
+        "course_month": str(lesson.month),
+        "preferences_url": f"{settings.SITE_URL}/p/preview/",
+    }
+
+
+def render_draft(lesson: Lesson, subject: str, body: str) -> RenderedLesson:
+    """The draft as a sample reader would see it (not cached under a real version)."""
+    return render_lesson(0, subject, body, lesson.course.title).personalise(sample_values(lesson))
+
+
+def send_test(lesson: Lesson, subject: str, body: str, to: str) -> None:
+    rendered = render_draft(lesson, subject, body)
+    message = EmailMultiAlternatives(
+        subject=f"[Test] {rendered.subject}", body=rendered.text, from_email=settings.DEFAULT_FROM_EMAIL, to=[to]
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.send()
