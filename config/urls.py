@@ -5,6 +5,10 @@ from django.urls import path
 
 from subscribers import outbox_views, views
 
+admin.site.site_header = "Pivot Path"
+admin.site.site_title = "Pivot Path admin"
+admin.site.index_title = "Courses, lessons and readers"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),

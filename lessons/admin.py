@@ -22,7 +22,7 @@ class LessonForm(forms.ModelForm):
     """Targeting fields of the lesson plus the subject and body of its current version: a
     changed subject or body is saved as a new version."""
 
-    subject = forms.CharField(max_length=200)
+    subject = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"size": 90}))
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 24, "class": "vLargeTextField lesson-body"}))
     destinations = forms.MultipleChoiceField(
         choices=[(ANY, "Any destination"), *Destination.choices], widget=forms.CheckboxSelectMultiple
