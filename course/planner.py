@@ -15,7 +15,7 @@ get in this weekly slot, or none, with the reason. The rules, in order:
 5. Otherwise **the first unsent lesson** by (month, order) whose stage is the reader's stage
    or `any`, whose destinations include theirs or `any`, and whose month has come. A reader
    ahead of the calendar counts as being in their stage's usual first month (searching 3,
-   interviewing 6), so they get their stage's lessons early; a reader behind it keeps
+   interviewing 6) and gets the lessons written for their stage first; a reader behind it keeps
    getting their stage's later lessons (the "stuck" ones), which others never see.
 6. When nothing is left for their stage, a **neighbouring stage**: the first unsent lesson for
    the next stage (deciding → conversations → searching → interviewing: a nudge forward), or
@@ -157,9 +157,12 @@ def next_email(
             return Choice(checkin, checkin_reason)
 
     lesson_month = effective_month(reader.stage, month)
-    lesson = _first_fitting(unsent, reader.stage, reader.destination, lesson_month)
+    ahead = lesson_month > month
+    lesson = (ahead and _first_fitting(unsent, reader.stage, reader.destination, lesson_month, stage_only=True)) or (
+        _first_fitting(unsent, reader.stage, reader.destination, lesson_month)
+    )
     if lesson is not None:
-        ahead = " (ahead of the calendar)" if lesson_month > month else ""
+        ahead = " (ahead of the calendar)" if ahead else ""
         behind = " (behind the calendar)" if is_behind(reader.stage, month) else ""
         return Choice(
             lesson,
