@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html, format_html_join
 
+from course.schedule import zone
+from subscribers import drip
 from subscribers.models import Delivery, Event, OutboxMessage, Reply, Subscriber
 
 
@@ -33,8 +36,33 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_display = ["email", "first_name", "course", "status", "stage", "destination", "next_send_at", "enrolled_at"]
     list_filter = ["course", "status", "stage", "destination"]
     search_fields = ["email", "first_name"]
-    readonly_fields = ["enrolled_at", "paused_at", "paused_for", "next_send_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "enrolled_at", "paused_at", "paused_for", "next_send_at", "created_at", "updated_at", "coming_emails"
+    ]  # fmt: skip
     inlines = [DeliveryInline, EventInline]
+
+    @admin.display(description="coming emails (what the planner will send, and why)")
+    def coming_emails(self, subscriber: Subscriber) -> str:
+        if subscriber.pk is None:
+            return "-"
+        if subscriber.status not in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+            return f"none: the reader is {subscriber.status}"
+        tz = zone(subscriber.time_zone)
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{slot.at.astimezone(tz):%a %Y-%m-%d %H:%M}", slot.month, slot.lesson.kind if slot.lesson else "-",
+                 slot.lesson.slug if slot.lesson else "(no email)", slot.reason)
+                for slot in drip.preview_for(subscriber, weeks=12)
+            ),
+        )  # fmt: skip
+        note = " (paused: shown as if resumed now)" if subscriber.paused_at else ""
+        return format_html(
+            "<p>Local time in {}{}</p><table><thead><tr><th>local time</th><th>month</th><th>kind</th>"
+            "<th>lesson</th><th>why</th></tr></thead><tbody>{}</tbody></table>",
+            subscriber.time_zone, note, rows,
+        )  # fmt: skip
 
 
 @admin.register(Delivery)

@@ -31,9 +31,13 @@ logger = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 3
 # Deliveries per send task message.
 SEND_CHUNK = 100
+# What the tick reads of each due reader (the planner's input and the weekly slot).
+PLANNING_FIELDS = ("id", "course_id", "email", "stage", "destination", "enrolled_at", "paused_at", "paused_for",
+                   "next_send_at", "time_zone", "send_weekday", "send_hour")  # fmt: skip
 
 
-def reader_state(subscriber: Subscriber) -> planner.Reader:
+def reader_state(subscriber) -> planner.Reader:
+    """The planner's view of a reader (a Subscriber or a row with the same fields)."""
     return planner.Reader(
         stage=subscriber.stage,
         destination=subscriber.destination,
@@ -60,7 +64,7 @@ class TickReport:
         )
 
 
-def next_slot(subscriber: Subscriber, after: datetime) -> datetime:
+def next_slot(subscriber, after: datetime) -> datetime:
     return next_weekly_slot(after, subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour)
 
 
@@ -70,7 +74,8 @@ def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool
     Each batch locks its readers (`skip_locked`, so two ticks never plan the same reader),
     creates their Delivery rows, and queues the sends once the batch has committed (unless
     `queue` is off: the caller sends them). A reader with something in flight has no
-    `next_send_at` until the send moves it on.
+    `next_send_at` until the send moves it on. Each batch costs the same few statements
+    however many readers it holds.
     """
     now = now or timezone.now()
     batch_size = batch_size or settings.DRIP_BATCH_SIZE
@@ -82,11 +87,12 @@ def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool
             batch = list(
                 Subscriber.objects.select_for_update(skip_locked=True)
                 .filter(status=Subscriber.Status.ACTIVE, next_send_at__lte=now, pk__gt=last_id)
-                .order_by("pk")[:batch_size]
+                .order_by("pk")
+                .values_list(*PLANNING_FIELDS, named=True)[:batch_size]
             )
             if not batch:
                 break
-            last_id = batch[-1].pk
+            last_id = batch[-1].id
             report.batches += 1
             ids = _plan_batch(batch, catalogue, now, report)
             if queue:
@@ -95,49 +101,49 @@ def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool
     return report
 
 
-def _plan_batch(batch: list[Subscriber], catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
+def _plan_batch(batch: list, catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
+    """Plan one locked batch of due readers (rows of PLANNING_FIELDS)."""
     history: dict[int, list[planner.Sent]] = defaultdict(list)
-    rows = Delivery.objects.filter(subscriber__in=batch).values_list(
+    rows = Delivery.objects.filter(subscriber_id__in=[row.id for row in batch]).values_list(
         "subscriber_id", "lesson_id", "course_week", "course_month"
     )
     for subscriber_id, lesson_id, week, month in rows:
         history[subscriber_id].append(planner.Sent(lesson_id, catalogue.kind_of(lesson_id), week, month))
-    deliveries, finished = [], []
-    for subscriber in batch:
-        reader = reader_state(subscriber)
+    deliveries, idle, finished = [], [], []
+    for row in batch:
+        reader = reader_state(row)
         choice = planner.next_email(
-            reader,
-            catalogue.rules[subscriber.course_id],
-            catalogue.lessons.get(subscriber.course_id, []),
-            history[subscriber.pk],
-            now,
+            reader, catalogue.rules[row.course_id], catalogue.lessons.get(row.course_id, []), history[row.id], now
         )
         if choice.lesson is not None:
             deliveries.append(
                 Delivery(
-                    subscriber=subscriber,
+                    subscriber_id=row.id,
                     lesson_id=choice.lesson.id,
                     version_id=catalogue.versions[choice.lesson.id],
-                    due_at=subscriber.next_send_at,
+                    due_at=row.next_send_at,
                     reason=choice.reason[:300],
                     course_week=reader.week(now),
                     course_month=reader.month(now),
                     created_at=now,
                 )
             )
-            subscriber.next_send_at = None
-            report.planned += 1
         elif choice.finished:
-            subscriber.next_send_at, subscriber.status = None, Subscriber.Status.COMPLETED
-            finished.append(subscriber)
+            finished.append(row.id)
         else:
-            logger.info("no email for %s this week: %s", subscriber.email, choice.reason)
-            subscriber.next_send_at = next_slot(subscriber, now)
-            report.idle += 1
+            logger.info("no email for %s this week: %s", row.email, choice.reason)
+            idle.append(Subscriber(pk=row.id, next_send_at=next_slot(row, now)))
     created = Delivery.objects.bulk_create(deliveries)
-    Subscriber.objects.bulk_update(batch, ["next_send_at", "status"])
-    for subscriber in finished:
-        audit.record(subscriber, "status", before="active", after="completed", why="course finished", at=now)
+    # One UPDATE for everyone with an email in flight; per-reader values only for the idle few.
+    Subscriber.objects.filter(pk__in=[d.subscriber_id for d in deliveries]).update(next_send_at=None)
+    if idle:
+        Subscriber.objects.bulk_update(idle, ["next_send_at"])
+    if finished:
+        Subscriber.objects.filter(pk__in=finished).update(status=Subscriber.Status.COMPLETED, next_send_at=None)
+        for pk in finished:
+            audit.record(Subscriber(pk=pk), "status", before="active", after="completed", why="course finished", at=now)
+    report.planned += len(deliveries)
+    report.idle += len(idle)
     report.finished += len(finished)
     ids = [delivery.pk for delivery in created]
     report.delivery_ids.extend(ids)

@@ -93,3 +93,12 @@ def test_the_course_map_page_shows_counts_and_highlights_gaps(course, author_cli
     assert "Payer" in page.text
     assert "week(s) without an email" in page.text
     assert 'class="gap"' in page.text
+
+
+def test_the_subscriber_page_shows_the_coming_emails_and_why(alice, author_client):
+    page = author_client.get(f"/admin/subscribers/subscriber/{alice.pk}/change/")
+    assert page.status_code == 200
+    assert "Coming emails" in page.text
+    assert "welcome comes first" in page.text
+    assert "Only for the payer track" not in page.text  # slugs, not subjects
+    assert "payer-only" in page.text

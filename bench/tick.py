@@ -1,0 +1,151 @@
+"""Tick benchmark on PostgreSQL: how the drip tick scales with the number of due readers.
+
+Prints, from one run: statements per 1,000 due readers (target <= 4 per batch, constant as N
+grows), the time to plan and queue 100,000 due readers (target <= 15 s), the ratio of a bare
+bulk_create of the same Delivery rows to the tick (target >= 0.5), and the speed-up over a
+naive per-reader loop (target >= 30x). Sends are queued to Redis when REDIS_URL is set
+(db 12 by default here), else counted in memory.
+
+Run: .venv/bin/python bench/tick.py [--readers 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
+
+from bench.common import django_on_postgres
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=100_000)
+    args = parser.parse_args()
+    with django_on_postgres("pivotpath_bench_tick"):
+        run(args.readers)
+
+
+def seed(course, count: int, now) -> None:
+    from subscribers.models import Subscriber
+
+    start = time.perf_counter()
+    for offset in range(0, count, 20_000):
+        Subscriber.objects.bulk_create(
+            [Subscriber(course=course, email=f"r{i}@bench.example", enrolled_at=now, next_send_at=now)
+             for i in range(offset, min(count, offset + 20_000))],
+            batch_size=5_000,
+        )  # fmt: skip
+    print(f"seeded {count:,} due readers in {time.perf_counter() - start:.1f} s")
+
+
+def run(readers: int) -> None:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from lessons.catalogue import Catalogue
+    from lessons.importing import import_path
+    from subscribers import drip
+    from subscribers.models import Delivery, Subscriber
+
+    (report,) = import_path(Path(__file__).resolve().parent.parent / "lessons/content/clinical-to-non-clinical")
+    course = report.course
+    now = timezone.now()
+
+    queued = _count_queued()
+
+    # 1. Statements per batch of 1,000, at two sizes of the due population.
+    for population in (2_000, 20_000):
+        Subscriber.objects.all().delete()
+        seed(course, population, now)
+        with CaptureQueriesContext(connection) as queries:
+            drip.tick(queue=False, batch_size=1_000, now=now)
+        selects = [q for q in queries if q["sql"].split()[0] not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")]
+        per_batch = (len(selects) - 2 - 1) / (population / 1_000)  # minus catalogue (2) and the final empty batch
+        print(f"statements per 1,000 due readers with {population:>6,} due: {per_batch:.1f}  (target <= 4)")
+
+    # 2. The full run: plan and queue every due reader.
+    Delivery.objects.all().delete()
+    Subscriber.objects.all().delete()
+    seed(course, readers, now)
+    start = time.perf_counter()
+    tick_report = drip.tick(batch_size=1_000, now=now)
+    tick_seconds = time.perf_counter() - start
+    print(f"tick: planned and queued {tick_report.planned:,} emails in {tick_seconds:.2f} s "
+          f"({tick_report.planned / tick_seconds:,.0f}/s; target <= 15 s)  [{queued()} task messages]")  # fmt: skip
+
+    # 3. The floor: bulk_create of the same rows, nothing else.
+    rows = list(Delivery.objects.values("subscriber_id", "lesson_id", "version_id", "due_at", "course_week",
+                                        "course_month", "created_at", "reason"))  # fmt: skip
+    Delivery.objects.all().delete()
+    start = time.perf_counter()
+    for offset in range(0, len(rows), 1_000):
+        with transaction.atomic():
+            Delivery.objects.bulk_create([Delivery(**row) for row in rows[offset : offset + 1_000]])
+    floor_seconds = time.perf_counter() - start
+    print(f"bulk_create floor for the same {len(rows):,} rows: {floor_seconds:.2f} s; "
+          f"floor / tick = {floor_seconds / tick_seconds:.2f}  (target >= 0.5)")  # fmt: skip
+
+    # 4. A naive loop: one reader at a time, each with its own queries, save() and task.
+    Delivery.objects.all().delete()
+    Subscriber.objects.update(next_send_at=now)
+    sample = 2_000
+    from course import planner
+    from subscribers.tasks import send_deliveries
+
+    catalogue = Catalogue.load()
+    start = time.perf_counter()
+    for subscriber in Subscriber.objects.filter(next_send_at__lte=now).order_by("pk")[:sample]:
+        with transaction.atomic():
+            subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+            history = [planner.Sent(d.lesson_id, d.lesson.kind, d.course_week, d.course_month)
+                       for d in subscriber.deliveries.select_related("lesson")]  # fmt: skip
+            choice = planner.next_email(drip.reader_state(subscriber), catalogue.rules[course.pk],
+                                        catalogue.lessons[course.pk], history, now)  # fmt: skip
+            delivery = Delivery.objects.create(subscriber=subscriber, lesson_id=choice.lesson.id,
+                                               version_id=catalogue.versions[choice.lesson.id], due_at=now)  # fmt: skip
+            subscriber.next_send_at = None
+            subscriber.save()
+            transaction.on_commit(lambda d=delivery: send_deliveries.delay([d.pk]))
+    naive_per_reader = (time.perf_counter() - start) / sample
+    ours_per_reader = tick_seconds / tick_report.planned
+    print(f"naive per-reader loop: {naive_per_reader * 1000:.2f} ms/reader (on {sample:,}); "
+          f"tick: {ours_per_reader * 1000:.3f} ms/reader; speed-up {naive_per_reader / ours_per_reader:.0f}x "
+          f"(target >= 30x)")  # fmt: skip
+    _purge()
+
+
+def _count_queued():
+    from django.conf import settings
+
+    from config.celery import app
+
+    _purge()
+    if not settings.REDIS_URL:
+        return lambda: "no broker"
+
+    def count() -> str:
+        with app.connection_for_write() as conn:
+            return f"{conn.default_channel.client.llen('celery'):,}"
+
+    return count
+
+
+def _purge() -> None:
+    from django.conf import settings
+
+    from config.celery import app
+
+    if settings.REDIS_URL:
+        with app.connection_for_write() as conn:
+            conn.default_channel.client.flushdb()
+
+
+if __name__ == "__main__":
+    main()
