@@ -107,7 +107,7 @@ class PaymentAdmin(admin.ModelAdmin):
             except checkout.RefundError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, outcome, messages.SUCCESS)
+                self.message_user(request, f"Refund of {payment.payment_intent_id}: {outcome}", messages.SUCCESS)
 
     def has_add_permission(self, request) -> bool:
         return False

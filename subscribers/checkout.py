@@ -393,7 +393,7 @@ def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") 
     )
     if payment.enrolled and payment.subscriber:
         stop_course(payment.subscriber, why=why, actor=actor)
-        return f"{payment.subscriber.email}: course stopped ({status})"
+        return f"course stopped for {payment.subscriber.email} ({status})"
     return f"payment {payment_intent} {status}; no course to stop"
 
 

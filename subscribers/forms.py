@@ -27,6 +27,7 @@ class IntakeForm(forms.ModelForm):
         choices=[(hour, hour_label(hour)) for hour in range(24)],
         initial=7,
         help_text="Your local time, once a week.",
+        error_messages={"required": "Choose the hour your email should arrive."},
     )
 
     class Meta:

@@ -274,7 +274,7 @@ def test_a_refund_stops_the_course_and_no_more_email_goes_out(client, course):
     response = post_event(client, stripe_event("charge.refunded"))
 
     assert response.status_code == 200
-    assert response.text == "carol@example.com: course stopped (refunded)"
+    assert response.text == "course stopped for carol@example.com (refunded)"
     carol = Subscriber.objects.get()
     assert (carol.status, carol.next_send_at) == ("refunded", None)
     assert carol.events.filter(what="status", before="active", after="refunded").count() == 1
