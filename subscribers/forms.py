@@ -82,6 +82,7 @@ class IntakeForm(forms.ModelForm):
         }
 
     def __init__(self, *args, course: Course, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.course = course
         self.fields["time_zone"].choices = [("", "Choose…")] + [
