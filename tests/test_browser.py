@@ -92,6 +92,7 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
 
     page.wait_for_url(f"{site}/checkout/local/**")
     assert "Local test checkout: no real payment." in page.get_by_role("note").inner_text()
+    screenshots(page, "local-checkout")
     page.get_by_role("button", name="Pay $79.00 (test)").click()
 
     page.wait_for_url(f"{site}/welcome/")
