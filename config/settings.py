@@ -151,6 +151,14 @@ OUTBOX_PAGE_ENABLED = env.bool("OUTBOX_PAGE_ENABLED", default=DEBUG)
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_PRICE_ID = env.str("STRIPE_PRICE_ID", default="")
+if STRIPE_SECRET_KEY and not (STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_ID):
+    sys.exit("Pivot Path: STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_ID too (see .env.example).")
+# With no Stripe keys in development, a local signed checkout stands in for Stripe Checkout.
+LOCAL_CHECKOUT = env.bool("LOCAL_CHECKOUT", default=DEBUG and not STRIPE_SECRET_KEY)
+if LOCAL_CHECKOUT and not DEBUG:
+    sys.exit("Pivot Path: LOCAL_CHECKOUT enrols readers without payment; it is refused with DEBUG off.")
+# The course sold on the course page and at /start/.
+SIGNUP_COURSE = env.str("SIGNUP_COURSE", default="clinical-to-non-clinical")
 
 # --- Drip -----------------------------------------------------------------------------
 DRIP_BATCH_SIZE = env.int("DRIP_BATCH_SIZE", default=500)

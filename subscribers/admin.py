@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from course.schedule import zone
-from subscribers import drip
-from subscribers.models import Delivery, Event, OutboxMessage, Reply, Subscriber
+from subscribers import checkout, drip
+from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
 
 
 class EventInline(admin.TabularInline):
@@ -31,6 +31,22 @@ class DeliveryInline(admin.TabularInline):
         return False
 
 
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    fields = ["created_at", "status", "amount", "enrolled", "needs_refund", "note", "payment_intent_id", "refund_id"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="amount")
+    def amount(self, payment: Payment) -> str:
+        return f"{payment.amount_cents / 100:.2f} {payment.currency.upper()}"
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = ["email", "first_name", "course", "status", "stage", "destination", "next_send_at", "enrolled_at"]
@@ -39,7 +55,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     readonly_fields = [
         "enrolled_at", "paused_at", "paused_for", "next_send_at", "created_at", "updated_at", "coming_emails"
     ]  # fmt: skip
-    inlines = [DeliveryInline, EventInline]
+    inlines = [PaymentInline, DeliveryInline, EventInline]
 
     @admin.display(description="coming emails (what the planner will send, and why)")
     def coming_emails(self, subscriber: Subscriber) -> str:
@@ -95,3 +111,49 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["created_at", "subject", "to"]
     search_fields = ["subject"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "subscriber", "status", "amount", "enrolled", "needs_refund", "note"]
+    list_filter = ["status", "needs_refund", "enrolled", "livemode"]
+    search_fields = ["subscriber__email", "signup__email", "payment_intent_id", "checkout_session_id"]
+    list_select_related = ["subscriber"]
+    readonly_fields = [f.name for f in Payment._meta.fields]
+    actions = ["refund"]
+
+    @admin.display(description="amount")
+    def amount(self, payment: Payment) -> str:
+        return f"{payment.amount_cents / 100:.2f} {payment.currency.upper()}"
+
+    @admin.action(description="Refund in full through Stripe (stops the course it paid for)")
+    def refund(self, request, queryset) -> None:
+        for payment in queryset:
+            try:
+                outcome = checkout.refund(payment, actor=f"admin:{request.user.get_username()}")
+            except checkout.RefundError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, f"Refund of {payment.payment_intent_id}: {outcome}", messages.SUCCESS)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Signup)
+class SignupAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "email", "first_name", "course", "status", "leaving", "destination"]
+    list_filter = ["status", "course", "leaving", "destination", "license", "pay_need"]
+    search_fields = ["email", "first_name", "reference", "checkout_session_id"]
+    readonly_fields = ["reference", "subscriber", "checkout_session_id", "created_at", "updated_at"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "event_id", "type", "outcome"]
+    list_filter = ["type", "livemode"]
+    search_fields = ["event_id", "outcome"]
+    readonly_fields = [f.name for f in StripeEvent._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

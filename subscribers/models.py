@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from django.core.validators import MaxValueValidator
@@ -180,3 +181,112 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.to)}"
+
+
+class Signup(models.Model):
+    """Intake answers waiting for payment. Its reference travels through Stripe Checkout
+    (`client_reference_id`) and comes back in the webhook that enrols the reader."""
+
+    class Leaving(models.TextChoices):
+        CARE = "care", "Direct patient care itself"
+        SETTING = "setting", "My current setting (employer, schedule, specialty), not care itself"
+        UNSURE = "unsure", "I'm not sure yet"
+
+    class License(models.TextChoices):
+        KEEP = "keep", "Keep it active"
+        LET_GO = "let-go", "Let it lapse"
+        UNSURE = "unsure", "Not decided"
+
+    class PayNeed(models.TextChoices):
+        MATCH = "match", "We need my current pay, or close to it"
+        MODEST_DROP = "modest-drop", "We can absorb a modest drop for a while"
+        FLEXIBLE = "flexible", "Pay is not the deciding factor"
+        UNSURE = "unsure", "I haven't worked out the number yet"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (not paid)"
+        ENROLLED = "enrolled"
+        NOT_ENROLLED = "not-enrolled", "Paid, not enrolled (see payment)"
+
+    reference = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="signups")
+    email = models.EmailField()
+    first_name = models.CharField(max_length=100)
+    specialty = models.CharField(max_length=200)
+    leaving = models.CharField(max_length=10, choices=Leaving.choices)
+    destination = models.CharField(max_length=30, choices=Destination.choices)
+    license = models.CharField(max_length=10, choices=License.choices)
+    pay_need = models.CharField(max_length=12, choices=PayNeed.choices)
+    time_zone = models.CharField(max_length=64)
+    send_hour = models.PositiveSmallIntegerField(validators=[MaxValueValidator(23)])
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="signups")
+    checkout_session_id = models.CharField(max_length=255, blank=True, help_text="The last Checkout session opened.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+class Payment(models.Model):
+    """One payment for a course, keyed by Stripe's payment intent: whichever event arrives
+    first (completion, refund, dispute) creates the row, and later events lock it."""
+
+    class Status(models.TextChoices):
+        PROCESSING = "processing", "Processing (delayed payment method)"
+        PAID = "paid"
+        FAILED = "failed"
+        REFUNDED = "refunded"
+        DISPUTED = "disputed"
+
+    payment_intent_id = models.CharField(max_length=255, unique=True)
+    checkout_session_id = models.CharField(max_length=255, blank=True, db_index=True)
+    signup = models.ForeignKey(Signup, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments"
+    )
+    amount_cents = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PROCESSING)
+    enrolled = models.BooleanField(default=False, help_text="This payment enrolled its subscriber.")
+    needs_refund = models.BooleanField(
+        default=False, help_text="Paid but enrolled nobody (a second payment, a wrong amount): refund it."
+    )
+    note = models.CharField(max_length=300, blank=True)
+    refund_id = models.CharField(max_length=255, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    livemode = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.payment_intent_id} {self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+
+    @property
+    def is_local(self) -> bool:
+        """Made by the local signed checkout: there is nothing at Stripe to refund."""
+        return self.payment_intent_id.startswith("pi_local_")
+
+
+class StripeEvent(models.Model):
+    """Every verified Stripe event, once: the event id is the idempotency key."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    livemode = models.BooleanField(default=False)
+    payload = models.JSONField()
+    outcome = models.CharField(max_length=300, blank=True, help_text="What handling the event did.")
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"

@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from course.models import Course
+from subscribers import checkout
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "subscribers/home.html", {"courses": Course.objects.all()})
+    """The course page: what a clinician needs to decide, the price, and the way in."""
+    return render(request, "subscribers/home.html", {"course": checkout.signup_course()})

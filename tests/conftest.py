@@ -29,6 +29,12 @@ SHIPPED_CONTENT = ROOT / "lessons" / "content"
 MONDAY_FEB_23 = datetime(2026, 2, 23, 15, 30, tzinfo=UTC)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Browser tests run last: Playwright's event loop stays open in the main thread until the
+    session ends, and Django refuses database calls from a thread with a running loop."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def local_outbox(settings):
     """Django's test runner swaps in its memory backend; keep the product's own outbox."""

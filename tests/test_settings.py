@@ -45,3 +45,19 @@ def test_the_deploy_check_is_clean_in_production():
 
 def test_debug_runs_without_any_setting():
     assert manage("check", DEBUG="true").returncode == 0
+
+
+def test_start_up_refuses_a_stripe_key_without_its_webhook_secret_and_price():
+    result = manage("check", **PRODUCTION, STRIPE_SECRET_KEY="sk_live_x", STRIPE_WEBHOOK_SECRET="", STRIPE_PRICE_ID="")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Pivot Path: STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET and STRIPE_PRICE_ID too (see .env.example)."
+    ]
+
+
+def test_start_up_refuses_the_local_checkout_in_production():
+    result = manage("check", **PRODUCTION, LOCAL_CHECKOUT="true")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Pivot Path: LOCAL_CHECKOUT enrols readers without payment; it is refused with DEBUG off."
+    ]

@@ -1,0 +1,114 @@
+"""The intake form at /start/: who the reader is and their answers to the four questions."""
+
+from __future__ import annotations
+
+from django import forms
+
+from course.models import Course
+from course.schedule import available_time_zones
+from course.vocabulary import Destination
+from subscribers.models import Signup, Subscriber
+
+
+def hour_label(hour: int) -> str:
+    suffix = "am" if hour < 12 else "pm"
+    return f"{(hour % 12) or 12}:00 {suffix}"
+
+
+class IntakeForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        label="Your time zone",
+        help_text="Filled in from your browser; change it if it is wrong.",
+        error_messages={"required": "Choose your time zone, so lessons arrive at your hour, not ours."},
+    )
+    send_hour = forms.TypedChoiceField(
+        label="When should the weekly email arrive?",
+        coerce=int,
+        choices=[(hour, hour_label(hour)) for hour in range(24)],
+        initial=7,
+        help_text="Your local time, once a week.",
+        error_messages={"required": "Choose the hour your email should arrive."},
+    )
+
+    class Meta:
+        model = Signup
+        fields = [
+            "email",
+            "first_name",
+            "specialty",
+            "leaving",
+            "destination",
+            "license",
+            "pay_need",
+            "time_zone",
+            "send_hour",
+        ]
+        labels = {
+            "email": "Email address",
+            "first_name": "First name",
+            "specialty": "Current role and specialty",
+            "leaving": "What are you leaving?",
+            "destination": "Which destination are you considering?",
+            "license": "Your clinical license after the move",
+            "pay_need": "What does your household need you to earn?",
+        }
+        help_texts = {
+            "email": "Where the course arrives. We send nothing else.",
+            "specialty": "For example: ICU nurse, family medicine physician, hospital pharmacist, emergency PA.",
+            "leaving": "Question 1. These are different problems with different fixes.",
+            "destination": "Question 2. Pick the one you lean towards; you can switch later by replying to any email.",
+            "license": "Question 3. Letting it lapse is a one-way door for most specialties.",
+            "pay_need": "Question 4. Your specialty's own pay, not the average clinician's, sets what is realistic.",
+        }
+        widgets = {
+            "email": forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+            "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "specialty": forms.TextInput(attrs={"autocomplete": "organization-title"}),
+            "leaving": forms.RadioSelect,
+            "license": forms.RadioSelect,
+            "pay_need": forms.RadioSelect,
+        }
+        error_messages = {
+            "email": {
+                "required": "Enter your email address.",
+                "invalid": "Enter an email address like name@example.com.",
+            },
+            "first_name": {"required": "Enter your first name."},
+            "specialty": {"required": "Tell us your current role and specialty."},
+            "leaving": {"required": "Choose what you are leaving, or 'not sure yet'."},
+            "destination": {"required": "Choose a destination, or 'undecided'."},
+            "license": {"required": "Choose what happens to your license, or 'not decided'."},
+            "pay_need": {"required": "Choose what your household needs, or 'haven't worked it out'."},
+        }
+
+    def __init__(self, *args, course: Course, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.course = course
+        self.fields["time_zone"].choices = [("", "Choose…")] + [
+            (name, name.replace("_", " "))
+            for name in sorted(available_time_zones())
+            if name == "UTC" or ("/" in name and not name.startswith(("posix/", "right/")))
+        ]
+        # Question 1 decides `change-setting`; question 2 lists where a pivot can go.
+        self.fields["destination"].choices = [
+            (value, label) for value, label in Destination.choices if value != Destination.CHANGE_SETTING
+        ]
+        self.fields["destination"].choices[0] = (Destination.UNDECIDED, "Undecided: help me choose")
+        for field in ("leaving", "license", "pay_need"):
+            self.fields[field].choices = [c for c in self.fields[field].choices if c[0]]
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if Subscriber.objects.filter(course=self.course, email=email).exists():
+            raise forms.ValidationError(
+                "This email is already enrolled in the course. Your lessons go to this address; "
+                "reply to any of them if something is wrong."
+            )
+        return email
+
+    def clean_first_name(self) -> str:
+        return " ".join(self.cleaned_data["first_name"].split())
+
+    def clean_specialty(self) -> str:
+        return " ".join(self.cleaned_data["specialty"].split())

@@ -1,0 +1,111 @@
+"""A visitor in a real browser (Debian's Chromium, driven by pytest-playwright) goes from the
+course page through the intake and the local checkout to /welcome/, and the welcome email is
+in the outbox. Screenshots of each page at desktop and phone widths go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from lessons.importing import import_path
+from subscribers import drip
+from subscribers.models import Subscriber
+from tests.conftest import ROOT, SHIPPED_CONTENT, outbox_to
+
+ARTIFACTS = ROOT / "test-artifacts"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+CHROMIUM = shutil.which("chromium")
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed; .ci/run installs it with apt-get")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+    # Playwright's sync API keeps an event loop running in this thread from here to the end of
+    # the session (browser tests run last); the tests and their teardown still use the database.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield {**browser_type_launch_args, "executable_path": CHROMIUM, "args": [*flags, "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": DESKTOP, "timezone_id": "America/Chicago", "locale": "en-US"}
+
+
+@pytest.fixture
+def site(transactional_db, live_server, settings):
+    """The shipped course on a live server, with no Stripe keys: the local checkout."""
+    import_path(SHIPPED_CONTENT / "clinical-to-non-clinical")
+    settings.SIGNUP_COURSE = "clinical-to-non-clinical"
+    settings.STRIPE_SECRET_KEY = settings.STRIPE_WEBHOOK_SECRET = settings.STRIPE_PRICE_ID = ""
+    settings.LOCAL_CHECKOUT = True
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    ARTIFACTS.mkdir(exist_ok=True)
+    return live_server.url
+
+
+def screenshots(page, name: str) -> None:
+    for width, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=True)
+    page.set_viewport_size(DESKTOP)
+
+
+def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site, page):
+    page.goto(f"{site}/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Leave the bedside without leaving healthcare"
+    screenshots(page, "course-page")
+
+    page.get_by_role("link", name="Answer the four questions").click()
+    page.wait_for_url(f"{site}/start/")
+    assert page.get_by_label("Your time zone").input_value() == "America/Chicago", "defaulted from the browser"
+
+    page.get_by_label("Email address").fill("carol@example")
+    page.get_by_label("First name").fill("Carol")
+    page.get_by_label("Current role and specialty").fill("ICU nurse")
+    page.get_by_label("Direct patient care itself").check()
+    page.get_by_label("Which destination are you considering?").select_option("payer")
+    page.get_by_label("Keep it active").check()
+    page.get_by_label("We can absorb a modest drop for a while").check()
+    page.get_by_label("When should the weekly email arrive?").select_option("7")
+    page.get_by_role("button", name="Continue to payment").click()
+
+    summary = page.get_by_role("alert")
+    assert "Please fix one thing" in summary.inner_text()
+    assert page.evaluate("document.activeElement.id") == "error-summary", "the error summary takes the focus"
+    assert page.get_by_label("First name").input_value() == "Carol", "nothing typed is lost"
+    assert page.get_by_label("Keep it active").is_checked()
+    screenshots(page, "start-with-error")
+
+    summary.get_by_role("link").click()
+    page.get_by_label("Email address").fill("carol@example.com")
+    page.get_by_label("Email address").press("Enter")
+
+    page.wait_for_url(f"{site}/checkout/local/**")
+    assert "Local test checkout: no real payment." in page.get_by_role("note").inner_text()
+    screenshots(page, "local-checkout")
+    page.get_by_role("button", name="Pay $79.00 (test)").click()
+
+    page.wait_for_url(f"{site}/welcome/")
+    assert page.get_by_role("heading", level=1).inner_text() == "You're in, Carol"
+    screenshots(page, "welcome")
+
+    carol = Subscriber.objects.get(email="carol@example.com")
+    assert (carol.stage, carol.destination, carol.time_zone, carol.send_hour) == (
+        "conversations",
+        "payer",
+        "America/Chicago",
+        7,
+    )
+    assert [drip.send_delivery(d) for d in drip.tick(queue=False).delivery_ids] == ["sent"]
+    (welcome,) = outbox_to("carol@example.com")
+    assert welcome.subject.startswith("Welcome")
