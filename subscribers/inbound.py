@@ -357,7 +357,7 @@ def undo(reply: Reply, *, actor: str = "reader", now: datetime | None = None) ->
     now = now or timezone.now()
     reverted: list[changes.Change] = []
     with transaction.atomic():
-        reply = Reply.objects.select_for_update().select_related("subscriber").get(pk=reply.pk)
+        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").get(pk=reply.pk)
         if reply.undone_at is not None or reply.subscriber is None or reply.status != Reply.Status.APPLIED:
             return []
         for item in reversed(reply.applied.get("changes", [])):
@@ -383,7 +383,7 @@ def resolve(
     now = now or timezone.now()
     chosen = Understanding(stage=stage, destination=destination, command=command)
     with transaction.atomic():
-        reply = Reply.objects.select_for_update().select_related("subscriber").get(pk=reply.pk)
+        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").get(pk=reply.pk)
         if reply.subscriber is None:
             raise changes.ChangeRefused("this reply has no reader (no valid reply address)")
         made = _apply(reply.subscriber, chosen, actor=actor, why=f"reply {reply.pk}, resolved in review", now=now)
