@@ -198,9 +198,17 @@ def new_text(message: AnymailInboundMessage) -> str:
         text = html_to_text(message.html)
     text = text.replace("\r\n", "\n")[:MAX_TEXT]
     parsed = ReplyParser(text=text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read()
-    if not parsed.replies or parsed.replies[0].headers:
-        return ""  # the message starts with the quote: nothing new
-    body = parsed.replies[0].body
+    if not parsed.replies:
+        return ""
+    first = parsed.replies[0]
+    if first.headers:
+        # The message starts with the quote: either nothing new, or an answer written below the
+        # quoted lines (bottom-posting, Thunderbird style); keep what is not quoted.
+        below = first.content.replace(first.headers, "", 1)
+        body = "\n".join(line for line in below.splitlines() if not line.lstrip().startswith(">"))
+        body = ReplyParser(text=body, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies[0].body
+    else:
+        body = first.body
     lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
     return "\n".join(lines).strip()[:5000]
 

@@ -125,7 +125,7 @@ def clean_lines(text: str) -> str:
         if SIGN_OFF_RE.match(line) and len([rest for rest in lines[index + 1 :] if rest]) <= 6:
             lines = lines[:index]
             break
-    while len(lines) > 1 and (not lines[-1] or _signature_like(lines[-1]) or _name_like(lines[-1])):
+    while lines and (not lines[-1] or _signature_like(lines[-1]) or _name_like(lines[-1])):
         if _name_like(lines[-1]) and not any(_signature_like(line) for line in lines[1:]):
             break
         lines.pop()
@@ -152,7 +152,7 @@ STAGE_LABELS = {
 }  # fmt: skip
 # Words that may surround a bare number on an answer line ("Hi! I'm at a 3 now, thanks").
 FILLER = _words(
-    """hi hey hello hiya team folks all there morning good ok okay yes yep yeah sure so well um hmm i im
+    """hi hey hello hiya team folks all there though tho anyway yet already morning good ok okay yes yep yeah sure so well um hmm i im
     i'm its it's it is am at a an the stage stages number no num option options answer reply my me for
     now currently still probably prob maybe perhaps definitely def solid say i'd id would think guess
     honestly right around about more like just and or between thanks thank you thx ty please pls plz
@@ -165,14 +165,18 @@ ANSWER_TOKEN_RE = re.compile(r"#?[a-z0-9']+")
 NUMBER = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 AFTER_NUMBER_OK = (
     r"or|and|to|now|for|i|y|o|since|as|but|because|thanks|thank|please|stage|at|in|on|with|so|still|right|currently"
+    r"|though|tho|too|anyway|yet|already|honestly|lol|actually|i think|i guess"
     r"|the|this|these|probably|maybe|myself|lol|haha|ahora|gracias|por|" + "|".join(STAGE_LABELS)
 )
 CUED_NUMBER_RE = re.compile(
-    r"(?:\bstage|\betapa|#|\bnumber|\bnumero|\bno\.|\boption|\bopcion|\banswer(?: is)?|\bi'?m (?:a|at|at a|on|in)"
+    r"(?:\bstage|\betapa|#|\bstill at|\bnumber|\bnumero|\bno\.|\boption|\bopcion|\banswer(?: is)?|\bi'?m (?:a|at|at a|on|in)"
     r"|\bi am (?:a|at|at a|on|in)|\bestoy en(?: la)?|\bsoy (?:un|una)|\bput me (?:down )?(?:as|at|for|in) (?:a )?"
     r"|\bmove me to(?: stage)?|\bmark me (?:as|at) (?:a )?|\bi'?d say(?: a)?|\bi would say(?: a)?)\s*:?\s*"
     + NUMBER
     + rf"\b(?!\s*(?:[/.:]\s*\d|-\s*\d|(?!(?:{AFTER_NUMBER_OK})\b)[a-z]))"
+)
+LEADING_NUMBER_RE = re.compile(
+    r"^[^\w#\n]{0,3}#?" + NUMBER + r"\b(?=\s*(?:[-:.)!,]|$))(?!\s*[-:.)!,]?\s*\d)", re.MULTILINE
 )
 CUED_NUMBER_AFTER_RE = re.compile(NUMBER + r"(?:st|nd|rd|th)?\s+(?:stage|etapa)\b")
 
@@ -296,7 +300,7 @@ DESTINATION_RES = [(slug, re.compile(rf"\b(?:{pattern})\b")) for slug, pattern i
 ACRONYM_RES = [(slug, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")) for slug, pattern in DESTINATION_ACRONYMS]
 # A destination counts as the reader's choice after one of these, before "track/role...", or on a short line.
 DESTINATION_INTENT_BEFORE_RE = re.compile(
-    r"(?:lean(?:ing)?|leaning more|lean more|toward|towards|interested in|interest in|switch(?:ing)?(?: me)?(?: over)?"
+    r"\b(?:between|as an?|working as|work as|lean(?:ing)?|leaning more|lean more|toward|towards|interested in|interest in|switch(?:ing)?(?: me)?(?: over)?"
     r" to|change(?: me)?(?: my track)? to|mov(?:e|ing)(?: me)? to|go(?:ing)? (?:into|for|with)|focus(?:ing)? on"
     r"|pivot(?:ing)? (?:to|into)|transition(?:ing)? (?:to|into)|get(?:ting)? into|break(?:ing)? into|look(?:ing)? at"
     r"|consider(?:ing)?|prefer|want(?:s)?(?: to (?:do|try|go into|be in|work in))?|would like|i'd like|thinking (?:about|of)"
@@ -502,7 +506,7 @@ def _stage_cues(text: str, numbers_text: str) -> list[Cue]:
             claimed.append((offset, offset + len(line)))
         offset += len(line) + 1
 
-    for pattern in (CUED_NUMBER_RE, CUED_NUMBER_AFTER_RE):
+    for pattern in (LEADING_NUMBER_RE, CUED_NUMBER_RE, CUED_NUMBER_AFTER_RE):
         for match in pattern.finditer(numbers_text):
             value = _number_value(match.group(1))
             if value is None or _overlaps(claimed, match.start(), match.end()):
@@ -536,6 +540,12 @@ def _destination_cues(text: str, cased: str) -> list[Cue]:
     previous_end = 0
     for slug, start, end in kept:
         evidence = cased[start:end]
+        if cues and re.fullmatch(r"\s*(?:,|and|or|&|/|y|o|,? and|,? or)\s*", text[previous_end:start]):
+            cues.append(
+                Cue("destination", str(slug), evidence, cues[-1].note)
+            )  # "consulting and pharma": same as the first
+            previous_end = end
+            continue
         note = _note(text, start, end, wish=False, floor=previous_end)
         if not note and re.search(r"\bfrom (?:the |a |an |working in )?$", text[max(0, start - 20) : start]):
             note = "negated"
@@ -597,6 +607,16 @@ def _sentence_of(text: str, evidence: str) -> str:
     return text[start : min(ends) if ends else None]
 
 
+def _is_current(text: str, evidence: str) -> bool:
+    """Whether a stage cue is marked as now ("I'm now applying", "interview next week"), not as history."""
+    index = text.find(evidence)
+    if index < 0:
+        return False
+    before = " ".join(text[max(0, index - 60) : index].split()[-4:])
+    after = text[index + len(evidence) : index + len(evidence) + 30]
+    return bool(CURRENT_RE.search(before) or re.match(r"\W*(?:next week|this week|tomorrow|today|on \w+day)", after))
+
+
 def _decide_stage(cues: list[Cue], text: str) -> tuple[str | None, str]:
     numbers = [c for c in cues if c.kind == "stage-number" and c.counts]
     in_range = {int(c.value) for c in numbers if 1 <= int(c.value) <= len(STAGES)}
@@ -616,12 +636,28 @@ def _decide_stage(cues: list[Cue], text: str) -> tuple[str | None, str]:
     if len(by_phrase) == 1:
         return phrases[0].value, ""
     if len(by_phrase) > 1:
-        current = {c.value for c in phrases if CURRENT_RE.search(_sentence_of(text, c.evidence))}
+        current = {c.value for c in phrases if _is_current(text, c.evidence)}
         if len(current) == 1:
             return current.pop(), ""
         described = "; ".join(f'stage {STAGES.index(c.value) + 1} ("{c.evidence}")' for c in _first_per_value(phrases))
         return None, f"reads as more than one stage: {described}"
     return None, ""
+
+
+def _where_they_apply(cues: list[Cue], text: str) -> list[Cue]:
+    """A destination named in the same sentence as searching, interviewing or landing ("interviewing
+    with a health plan", "accepted an offer at a biotech") is where the reader is going."""
+    late_sentences = [
+        _sentence_of(text, c.evidence)
+        for c in cues
+        if c.counts and c.kind == "stage" and STAGES.index(c.value) >= STAGES.index(Stage.SEARCHING)
+    ]
+    return [
+        Cue(c.kind, c.value, c.evidence)
+        if c.note == "mentioned, not chosen" and any(c.evidence.lower() in sentence for sentence in late_sentences)
+        else c
+        for c in cues
+    ]
 
 
 @cache
@@ -638,6 +674,7 @@ def understand(text: str) -> Understanding:
     numbers_text = NOT_ANSWERS_RE.sub(lambda m: " " * len(m.group()), folded)
     cues = _stage_cues(folded, numbers_text) + _destination_cues(folded, cased) + _command_cues(folded)
     stage, stage_problem = _decide_stage(cues, folded)
+    cues = _where_they_apply(cues, folded)
 
     chosen = [c for c in cues if c.kind == "destination" and c.counts]
     ruled_out = [c for c in cues if c.kind == "destination" and c.note == "negated"]
