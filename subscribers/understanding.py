@@ -59,7 +59,7 @@ MONTHS = (
 # Removed before numbers are read: none of these is ever a stage answer.
 NOT_ANSWERS_RE = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+\.\w+"  # links and addresses
-    r"|\+?\(?\d{1,4}\)?[\s.-]?\(?\d{2,4}\)?[\s.-]\d{2,4}(?:[\s.-]\d{2,5})+"  # phone numbers
+    r"|\(?\+?\d[\d \t().-]{6,}\d"  # phone numbers and other long digit runs
     r"|\b(?:ext|x|extension|pager|fax|tel|phone|cell|mobile|ph|beeper|room|rm|unit|suite|ste|apt|bed|floor|pod"
     r"|box|po box|pgy|usmle step|step|level|phase|grade|tier|fase|nivel|piso|habitacion)\.?\s*#?\s*\d+\w*"
     r"|\b\d{1,4}[/.-]\d{1,2}(?:[/.-]\d{1,4})?\b"  # dates, fractions, versions
@@ -102,7 +102,11 @@ def _signature_like(line: str) -> bool:
     words = line.split()
     if not words or len(words) > 9:
         return False
-    if CREDENTIALS_RE.search(line) or PHONE_OR_LINK_RE.search(line):
+    if CREDENTIALS_RE.search(line):
+        return True
+    if PHONE_OR_LINK_RE.search(line) and (
+        len(words) <= 5 or re.match(r"(?i)(?:cell|tel|phone|mobile|office|pager|fax|[mtpcfo]):", line)
+    ):
         return True
     title_case = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha()) / len(words)
     return title_case >= 0.75 and bool(TITLE_WORDS_RE.search(line))
@@ -494,7 +498,8 @@ def _stage_cues(text: str, numbers_text: str) -> list[Cue]:
     claimed: list[tuple[int, int]] = []
     offset = 0
     for line in numbers_text.split("\n"):
-        answer = _answer_line(line)
+        # A line that held a phone number, a date or an amount is not a bare answer.
+        answer = _answer_line(line) if line == text[offset : offset + len(line)] else None
         if answer is not None:
             numbers, labels = answer
             note = (
