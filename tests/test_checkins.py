@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from subscribers import changes, drip, esp_payloads, inbound
 from subscribers.models import Event, OutboxMessage, Reply, Subscriber
-from subscribers.reply_address import read_token, reply_address, reply_token
+from subscribers.reply_address import ReplyTarget, read_token, reply_address, reply_token
 from tests.conftest import outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"
@@ -58,7 +58,7 @@ def test_it_puts_a_signed_reply_address_on_check_ins_only(carol):
     (address,) = checkin.reply_to
     token = re.fullmatch(r"checkin\+([a-z2-7]+)@reply\.pivotpath\.localhost", address)[1]
     assert len(token) <= 56
-    assert read_token(token) == (carol.pk, delivery.pk) or read_token(token).delivery_id == delivery.pk
+    assert read_token(token) == ReplyTarget(carol.pk, delivery.pk)
     assert checkin.headers["Reply-To"] == address
 
 
