@@ -19,4 +19,10 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # A reply whose processing task was lost (broker down) is still `received` in the database.
+    "inbound-recover-every-5-minutes": {
+        "task": "subscribers.tasks.recover_replies",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

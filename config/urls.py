@@ -1,13 +1,51 @@
 from __future__ import annotations
 
+import logging
+from functools import wraps
+
+from anymail.exceptions import AnymailError
+from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
+from anymail.webhooks.mailgun import MailgunInboundWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.urls import URLPattern, path
 
 from subscribers import outbox_views, signup_views, views
+from subscribers.esp_payloads import INBOUND_PATHS
 
 admin.site.site_header = "Pivot Path"
 admin.site.site_title = "Pivot Path admin"
 admin.site.index_title = "Courses, lessons and readers"
+
+logger = logging.getLogger(__name__)
+
+INBOUND_VIEWS = {
+    "postmark": PostmarkInboundWebhookView,
+    "mailgun": MailgunInboundWebhookView,
+    "amazon_ses": AmazonSESInboundWebhookView,
+}
+
+
+def answer_malformed(view):
+    """A payload the ESP view cannot parse gets a 400 naming the problem, not a 500 (so it is not retried)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except (ValueError, KeyError, TypeError, AttributeError, AnymailError) as exc:
+            logger.warning("inbound webhook %s: malformed payload: %s", request.path, exc)
+            return HttpResponseBadRequest(f"Malformed inbound payload: {type(exc).__name__}")
+
+    return wrapped
+
+
+def inbound_webhook(esp: str) -> URLPattern:
+    """anymail's own inbound view for one ESP (it verifies, normalises and sends the `inbound` signal)."""
+    return path(INBOUND_PATHS[esp].lstrip("/"), answer_malformed(INBOUND_VIEWS[esp].as_view()), name=f"inbound-{esp}")
+
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -18,4 +56,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("dev/outbox/", outbox_views.outbox, name="outbox"),
     path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
+    path("dev/outbox/<int:pk>/reply/", outbox_views.reply_to_message, name="outbox-reply"),
+    path("reply/undo/<str:token>/", views.undo_reply, name="undo-reply"),
+    inbound_webhook(settings.INBOUND_ESP),
 ]

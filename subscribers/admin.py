@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from course.schedule import zone
-from subscribers import checkout, drip
+from course.vocabulary import Destination, Stage
+from subscribers import checkout, drip, inbound
+from subscribers.changes import ChangeRefused
 from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
 
 
@@ -90,12 +94,95 @@ class DeliveryAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Delivery._meta.fields]
 
 
+def _review_action(name: str, description: str, **choice):
+    """An admin action applying one decision to the selected replies, each audited (subscribers.inbound.resolve)."""
+
+    def action(modeladmin, request, queryset):
+        done, refused = 0, []
+        for reply in queryset.select_related("subscriber"):
+            try:
+                inbound.resolve(reply, actor=f"admin:{request.user.get_username()}", **choice)
+                done += 1
+            except ChangeRefused as exc:
+                refused.append(f"reply {reply.pk}: {exc}")
+        modeladmin.message_user(request, f"{description}: applied to {done} replies.")
+        if refused:
+            modeladmin.message_user(request, "; ".join(refused), level=messages.WARNING)
+
+    action.__name__ = name
+    return admin.action(description=description)(action)
+
+
+@admin.action(description="Apply what was understood")
+def apply_understood(modeladmin, request, queryset):
+    for reply in queryset.select_related("subscriber"):
+        understood = reply.understood or {}
+        if understood.get("problem") or not any(understood.get(k) for k in ("stage", "destination", "command")):
+            modeladmin.message_user(request, f"reply {reply.pk}: nothing clear to apply", level=messages.WARNING)
+            continue
+        try:
+            inbound.resolve(
+                reply, actor=f"admin:{request.user.get_username()}", stage=understood.get("stage"),
+                destination=understood.get("destination"), command=understood.get("command"),
+            )  # fmt: skip
+        except ChangeRefused as exc:
+            modeladmin.message_user(request, f"reply {reply.pk}: {exc}", level=messages.WARNING)
+
+
+@admin.action(description="Dismiss (change nothing)")
+def dismiss(modeladmin, request, queryset):
+    for reply in queryset:
+        inbound.dismiss(reply, actor=f"admin:{request.user.get_username()}")
+
+
 @admin.register(Reply)
 class ReplyAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "sender", "subject", "status", "reason"]
-    list_filter = ["status"]
-    search_fields = ["sender", "subject", "message_id"]
-    readonly_fields = [f.name for f in Reply._meta.fields]
+    """The review queue: replies the parser could not read safely, with what it understood and why."""
+
+    list_display = ["received_at", "sender", "subscriber", "status", "read_as", "reason"]
+    list_filter = ["status", "esp"]
+    search_fields = ["sender", "subject", "message_id", "new_text", "subscriber__email"]
+    list_select_related = ["subscriber"]
+    readonly_fields = [
+        "status", "reason", "subscriber", "delivery", "sender", "recipient", "subject", "new_text_block",
+        "understood_block", "applied", "received_at", "processed_at", "undone_at", "esp", "message_id", "raw_block",
+    ]  # fmt: skip
+    exclude = ["raw", "new_text", "understood", "raw_encoding"]
+    actions = [
+        apply_understood,
+        *[
+            _review_action(f"apply_stage_{stage.number}", f"Set stage {stage.number} ({stage.label})", stage=stage)
+            for stage in Stage
+        ],
+        *[
+            _review_action(f"apply_destination_{d.name.lower()}", f"Set destination: {d.label}", destination=d)
+            for d in Destination
+        ],
+        *[
+            _review_action(f"apply_{command}", f"Command: {command}", command=command)
+            for command in ("pause", "resume", "stop")
+        ],
+        dismiss,
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="read as")
+    def read_as(self, reply: Reply) -> str:
+        return (reply.understood or {}).get("summary", "")
+
+    @admin.display(description="new text")
+    def new_text_block(self, reply: Reply) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", reply.new_text or "(none)")
+
+    @admin.display(description="understood")
+    def understood_block(self, reply: Reply) -> str:
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", json.dumps(reply.understood, indent=2))
+
+    @admin.display(description="raw message")
+    def raw_block(self, reply: Reply) -> str:
+        return format_html("<pre style='white-space:pre-wrap;max-height:30em;overflow:auto'>{}</pre>", reply.raw)
 
 
 @admin.register(Event)

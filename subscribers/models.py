@@ -134,10 +134,21 @@ class Reply(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Check-ins by reply (flow 4): the check-in answered, how the raw text is kept, the undo.
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies", help_text="The check-in."
+    )
+    esp = models.CharField(max_length=40, blank=True, help_text="The ESP whose webhook delivered it.")
+    raw_encoding = models.CharField(max_length=20, default="utf-8", help_text="How `raw` maps back to the bytes.")
+    undone_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "replies"
         ordering = ["-received_at"]
+        indexes = [
+            # Read by the admin review queue (ReplyAdmin, filtered on status).
+            models.Index(fields=["status", "received_at"], name="reply_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.sender}: {self.subject}"

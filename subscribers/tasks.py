@@ -27,3 +27,19 @@ def send_deliveries(delivery_ids: list[int]) -> None:
     skipped by their claim."""
     for delivery_id in delivery_ids:
         logger.info("delivery %s: %s", delivery_id, drip.send_delivery(delivery_id))
+
+
+@shared_task(name="subscribers.tasks.process_reply", ignore_result=True)
+def process_reply(reply_id: int) -> str:
+    from subscribers import inbound
+
+    outcome = inbound.process(reply_id)
+    logger.info("reply %s: %s", reply_id, outcome)
+    return outcome
+
+
+@shared_task(name="subscribers.tasks.recover_replies", ignore_result=True)
+def recover_replies() -> str:
+    from subscribers import inbound
+
+    return f"queued {inbound.queue_stale()} replies again"

@@ -145,3 +145,44 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     worker.stop()
     with django_db_blocker.unblock():
         connection.close()
+
+
+# --- Check-ins by reply ----------------------------------------------------------------------
+
+CHECKIN_COURSE = FIXTURES / "courses" / "checkin-course"
+
+
+@pytest.fixture
+def checkin_course(db) -> Course:
+    (report,) = import_path(CHECKIN_COURSE)
+    return report.course
+
+
+@pytest.fixture
+def carol(checkin_course) -> Subscriber:
+    """A nurse in Chicago, undecided and deciding, who answers her check-ins by reply."""
+    return enrol(checkin_course, "carol@example.com", first_name="Carol", time_zone="America/Chicago", send_hour=7)
+
+
+def send_checkin(reader: Subscriber):
+    """Deliver the course's check-in to `reader` through the real send path; returns the Delivery."""
+    from lessons.models import Lesson
+    from subscribers import drip
+    from subscribers.models import Delivery
+
+    lesson = Lesson.objects.get(course=reader.course, kind="checkin")
+    delivery = Delivery.objects.create(
+        subscriber=reader, lesson=lesson, version=lesson.current_version, due_at=reader.enrolled_at
+    )
+    assert drip.send_delivery(delivery.pk) == "sent"
+    return delivery
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run queued Celery tasks in-process (the reply tests assert on what processing did)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

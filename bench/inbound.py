@@ -1,0 +1,110 @@
+"""Benchmark check-ins by reply; prints two medians:
+
+- webhook store-and-queue: one Postmark-shaped reply POSTed to the real anymail inbound view,
+  stored (raw MIME, unique Message-ID) and its processing task queued on the broker (target
+  ≤ 10 ms on PostgreSQL + Redis);
+- understand: the reply corpus in tests/fixtures/replies/, per reply (target ≤ 2 ms).
+
+Run with the database and broker to measure, e.g.
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/13 \\
+        .venv/bin/python bench/inbound.py
+It creates a throwaway test database (test_<name>) and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("ENV_FILE", "")
+os.environ.setdefault("DEBUG", "true")
+
+import django  # noqa: E402
+
+django.setup()
+
+from anymail.inbound import AnymailInboundMessage  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client, override_settings  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+POSTS = 300
+CORPUS = ROOT / "tests" / "fixtures" / "replies"
+SECRET = "bench:webhook-secret"
+
+
+def bench_webhook() -> float:
+    from config.celery import app
+    from lessons.importing import import_path
+    from subscribers import drip, esp_payloads
+    from subscribers.enrolment import Intake, enroll
+    from subscribers.models import Delivery, Reply
+    from subscribers.reply_address import reply_address
+
+    (report,) = import_path(ROOT / "tests" / "fixtures" / "courses" / "checkin-course")
+    reader = enroll(report.course, Intake(email="bench@example.com", first_name="Bea"), actor="bench", why="bench")
+    checkin = report.course.lessons.get(kind="checkin")
+    delivery = Delivery.objects.create(
+        subscriber=reader, lesson=checkin, version=checkin.current_version, due_at=reader.enrolled_at
+    )
+    drip.send_delivery(delivery.pk)
+    client = Client()
+    auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
+    timings = []
+    for i in range(POSTS):
+        raw = esp_payloads.reply_mime(
+            sender=reader.email, to=reply_address(reader.pk, delivery.pk), subject="Check-in", in_reply_to="",
+            quoted_from="Pivot Path <course@pivotpath.localhost>", quoted_text="1. Deciding\n2. Conversations",
+            text=f"{i % 5 + 1}",
+        )  # fmt: skip
+        payload = esp_payloads.postmark(raw)
+        started = time.perf_counter()
+        response = client.post(payload.path, payload.body, content_type=payload.content_type, **auth)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.content
+    assert Reply.objects.count() == POSTS
+    app.control.purge()  # the queued processing tasks belong to this throwaway database
+    return statistics.median(timings[10:]) * 1000
+
+
+def bench_understand() -> tuple[float, int]:
+    from subscribers.inbound import new_text
+    from subscribers.understanding import understand
+
+    texts = [new_text(AnymailInboundMessage.parse_raw_mime_bytes(p.read_bytes())) for p in sorted(CORPUS.glob("*.eml"))]
+    per_reply = []
+    for text in texts:
+        started = time.perf_counter()
+        for _ in range(20):
+            understand(text)
+        per_reply.append((time.perf_counter() - started) / 20)
+    return statistics.median(per_reply) * 1000, len(texts)
+
+
+def main() -> None:
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    anymail = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET]}
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with override_settings(ANYMAIL=anymail, EMAIL_BACKEND="subscribers.outbox.OutboxBackend"):
+            webhook_ms = bench_webhook()
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    understand_ms, replies = bench_understand()
+    engine = connection.vendor
+    broker = "redis" if settings.REDIS_URL else "filesystem"
+    print(f"webhook store-and-queue median: {webhook_ms:.2f} ms over {POSTS} posts ({engine}, {broker} broker)")
+    print(f"understand median: {understand_ms:.3f} ms per reply over {replies} corpus replies")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Every change to a reader's state, in one place: stage, destination, pause, resume, stop.
+
+Each function locks the reader's row, changes it, and writes an audit row in the same
+transaction, and returns the Change made (None when there was nothing to change). Replies,
+the undo link, the admin review queue and the preferences page all call these.
+
+Course time: time away from the course (paused or unsubscribed) does not count as course
+time. Leaving `active` sets `paused_at` and clears `next_send_at`; coming back adds the span
+since `paused_at` to `paused_for`, clears `paused_at` and schedules the next weekly slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from course.vocabulary import Destination, Stage
+from subscribers import audit
+from subscribers.drip import next_slot
+from subscribers.models import Subscriber
+
+Status = Subscriber.Status
+# A reader in one of these can be moved between them; refunded, suppressed and completed are final here.
+MOVABLE = {Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED}
+
+
+class ChangeRefused(ValueError):
+    """The change does not apply to this reader; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Change:
+    what: str  # stage | destination | status
+    before: str
+    after: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _locked(subscriber: Subscriber) -> Subscriber:
+    fresh = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    subscriber.__dict__.update({f.attname: getattr(fresh, f.attname) for f in Subscriber._meta.concrete_fields})
+    return subscriber
+
+
+def change_stage(
+    subscriber: Subscriber, stage: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    if stage not in Stage.values:
+        raise ChangeRefused(f"unknown stage {stage!r}")
+    with transaction.atomic():
+        _locked(subscriber)
+        if subscriber.stage == stage:
+            return None
+        change = Change("stage", subscriber.stage, stage)
+        subscriber.stage = stage
+        subscriber.save(update_fields=["stage", "updated_at"])
+        audit.record(subscriber, "stage", before=change.before, after=change.after, why=why, actor=actor, at=now)
+    return change
+
+
+def change_destination(
+    subscriber: Subscriber, destination: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    if destination not in Destination.values:
+        raise ChangeRefused(f"unknown destination {destination!r}")
+    with transaction.atomic():
+        _locked(subscriber)
+        if subscriber.destination == destination:
+            return None
+        change = Change("destination", subscriber.destination, destination)
+        subscriber.destination = destination
+        subscriber.save(update_fields=["destination", "updated_at"])
+        audit.record(subscriber, "destination", before=change.before, after=change.after, why=why, actor=actor, at=now)
+    return change
+
+
+def move_status(
+    subscriber: Subscriber, status: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """Move a reader between active, paused and unsubscribed, keeping course time right (module docstring)."""
+    now = now or timezone.now()
+    if status not in MOVABLE:
+        raise ChangeRefused(f"a reply cannot make a reader {status}")
+    with transaction.atomic():
+        _locked(subscriber)
+        if subscriber.status == status:
+            return None
+        if subscriber.status not in MOVABLE:
+            raise ChangeRefused(f"the reader is {subscriber.status}")
+        change = Change("status", subscriber.status, status)
+        if subscriber.status == Status.ACTIVE:
+            subscriber.paused_at, subscriber.next_send_at = now, None
+        elif status == Status.ACTIVE:
+            if subscriber.paused_at is not None:
+                subscriber.paused_for += max(now - subscriber.paused_at, timedelta(0))
+            subscriber.paused_at = None
+            subscriber.next_send_at = next_slot(subscriber, now)
+        subscriber.status = status
+        subscriber.save(update_fields=["status", "paused_at", "paused_for", "next_send_at", "updated_at"])
+        audit.record(subscriber, "status", before=change.before, after=change.after, why=why, actor=actor, at=now)
+    return change
+
+
+def pause(subscriber: Subscriber, *, actor: str, why: str, now: datetime | None = None) -> Change | None:
+    if subscriber.status == Status.UNSUBSCRIBED:
+        raise ChangeRefused("the reader is unsubscribed")
+    return move_status(subscriber, Status.PAUSED, actor=actor, why=why, now=now)
+
+
+def resume(subscriber: Subscriber, *, actor: str, why: str, now: datetime | None = None) -> Change | None:
+    return move_status(subscriber, Status.ACTIVE, actor=actor, why=why, now=now)
+
+
+def stop(subscriber: Subscriber, *, actor: str, why: str, now: datetime | None = None) -> Change | None:
+    return move_status(subscriber, Status.UNSUBSCRIBED, actor=actor, why=why, now=now)
+
+
+COMMANDS = {"pause": pause, "resume": resume, "stop": stop}
+
+
+def revert(
+    subscriber: Subscriber, change: Change, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """Undo one change, if the reader still has its result (a later change wins over an undo)."""
+    with transaction.atomic():
+        _locked(subscriber)
+        current = {"stage": subscriber.stage, "destination": subscriber.destination, "status": subscriber.status}
+        if current[change.what] != change.after:
+            return None
+        if change.what == "stage":
+            return change_stage(subscriber, change.before, actor=actor, why=why, now=now)
+        if change.what == "destination":
+            return change_destination(subscriber, change.before, actor=actor, why=why, now=now)
+        return move_status(subscriber, change.before, actor=actor, why=why, now=now)

@@ -1,0 +1,421 @@
+"""Check-ins by reply (flow 4): store the inbound email, then read it and apply it.
+
+1. `store()` — the anymail `inbound` receiver calls it: keeps the raw MIME and Message-ID
+   (unique: a duplicate is dropped) and queues `process()` after commit. Bad mail never raises.
+2. `process()` — drops auto-replies and bounces, checks the signed reply address and the
+   sender, extracts the new text, understands it, and applies it in one transaction with
+   audit rows (subscribers.changes); then sends the confirmation with its undo link.
+   Anything unclear changes nothing and goes to the review queue with the reason.
+3. `undo()` and `resolve()` — the reader's undo link and the admin review actions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import getaddresses, parseaddr
+
+import inscriptis
+import lxml.html
+from anymail.inbound import AnymailInboundMessage
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from mailparser_reply import EmailMessage as ReplyParser
+
+from subscribers import audit, changes, emails
+from subscribers.models import Delivery, Reply, Subscriber
+from subscribers.reply_address import find_target
+from subscribers.understanding import Understanding, understand
+
+logger = logging.getLogger(__name__)
+
+UNDO_SALT = "subscribers.inbound.undo"
+# Replies left `received` this long (their task message was lost) are queued again by beat.
+STALE_RECEIVED = timedelta(minutes=2)
+# Quotes below this many characters of new text are all mail-parser-reply reads (bounds its regexes).
+MAX_TEXT = 20_000
+REPLY_LANGUAGES = ["en", "es", "fr", "de"]
+
+AUTO_SUBJECT_RE = re.compile(
+    r"\b(?:out of (?:the )?office|ooo|automatic reply|auto(?:matic)?[- ]?(?:reply|response|responder)|autoreply"
+    r"|away from (?:my |the )?(?:desk|office|email)|on (?:annual |parental |maternity |sick )?leave|on vacation"
+    r"|vacation (?:reply|notice|message)|respuesta autom[aá]tica|fuera de (?:la )?oficina|ausente|ausencia"
+    r"|de vacaciones|r[ée]ponse automatique|absent(?:e)?\b|absence du bureau|hors du bureau|en cong[ée]"
+    r"|abwesenheit(?:snotiz)?|automatische antwort|nicht im b[üu]ro|im urlaub"
+    r"|undeliver(?:able|ed)|delivery (?:status notification|has failed|failure|incomplete)|mail delivery failed"
+    r"|returned mail|failure notice|could not be delivered|unzustellbar|non remis|no se puede entregar"
+    r"|notificaci[oó]n de estado de entrega)\b",
+    re.IGNORECASE,
+)
+DAEMON_RE = re.compile(r"^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)(?:[+@]|$)", re.IGNORECASE)
+QUOTE_SELECTORS = (
+    "//blockquote | //*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_quote ')]"
+    " | //*[contains(@class, 'yahoo_quoted')] | //*[@id='divRplyFwdMsg'] | //*[@id='appendonsend']"
+    " | //*[contains(@class, 'moz-cite-prefix')] | //*[@type='cite'] | //*[contains(@id, 'reply-intro')]"
+    " | //*[contains(@class, 'OutlookMessageHeader')] | //*[contains(@class, 'gmail_signature')]"
+    " | //*[@data-smartmail='gmail_signature'] | //*[contains(@id, 'Signature')] | //*[contains(@class, 'signature')]"
+)
+
+
+# --- Store (the receiver) ---------------------------------------------------------------------
+
+
+def on_inbound(sender, event, esp_name: str, **kwargs) -> None:
+    """The one anymail `inbound` receiver: store and queue, nothing else (connected in apps.py)."""
+    store(event.message, esp=esp_name)
+
+
+def _raw(message: AnymailInboundMessage) -> tuple[str, str]:
+    try:
+        data = message.as_bytes()
+    except Exception:  # a header the serializer cannot write: keep what we can
+        data = str(message).encode("utf-8", "replace")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"  # 8-bit mail in a legacy charset: byte for byte
+
+
+def _header(message: AnymailInboundMessage, name: str) -> str:
+    try:
+        return str(message.get(name, "") or "")
+    except Exception:  # malformed header
+        return ""
+
+
+def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None = None) -> Reply | None:
+    """Keep one inbound email and queue its processing; None for a duplicate (same Message-ID)."""
+    raw, encoding = _raw(message)
+    message_id = _header(message, "Message-ID").strip()[:998]
+    if not message_id:
+        message_id = f"<sha256-{hashlib.sha256(raw.encode(encoding, 'replace')).hexdigest()}@no-message-id>"
+    recipient = getattr(message, "envelope_recipient", None) or parseaddr(_header(message, "To"))[1]
+    try:
+        with transaction.atomic():
+            reply = Reply.objects.create(
+                message_id=message_id,
+                sender=parseaddr(_header(message, "From"))[1][:320],
+                recipient=(recipient or "")[:320],
+                subject=_header(message, "Subject")[:998],
+                raw=raw.replace("\x00", ""),
+                raw_encoding=encoding,
+                esp=esp[:40],
+                received_at=now or timezone.now(),
+            )
+            transaction.on_commit(lambda: queue_process(reply.pk), robust=True)
+    except IntegrityError:
+        logger.info("inbound: duplicate %s dropped", message_id)
+        return None
+    return reply
+
+
+def queue_process(reply_id: int) -> None:
+    from subscribers.tasks import process_reply
+
+    process_reply.delay(reply_id)
+
+
+def queue_stale(now: datetime | None = None) -> int:
+    """Queue again replies still `received` after STALE_RECEIVED (their task was lost)."""
+    cutoff = (now or timezone.now()) - STALE_RECEIVED
+    ids = list(
+        Reply.objects.filter(status=Reply.Status.RECEIVED, received_at__lt=cutoff).values_list("pk", flat=True)[:500]
+    )
+    for reply_id in ids:
+        queue_process(reply_id)
+    return len(ids)
+
+
+# --- Reading a message ------------------------------------------------------------------------
+
+
+def parse(reply: Reply) -> AnymailInboundMessage:
+    return AnymailInboundMessage.parse_raw_mime_bytes(reply.raw.encode(reply.raw_encoding, "replace"))
+
+
+def auto_reply_reason(message: AnymailInboundMessage) -> str:
+    """Why this is an automatic message (RFC 3834, vacation and bounce conventions), or ""."""
+    auto_submitted = _header(message, "Auto-Submitted").strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        return f"automatic (Auto-Submitted: {auto_submitted})"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply", "X-Autogenerated"):
+        if _header(message, name):
+            return f"automatic ({name})"
+    precedence = _header(message, "Precedence").strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply", "auto-reply"):
+        return f"automatic (Precedence: {precedence})"
+    if _header(message, "X-Failed-Recipients"):
+        return "a bounce (X-Failed-Recipients)"
+    content_type = message.get_content_type()
+    if content_type == "multipart/report" or any(
+        part.get_content_type() in ("message/delivery-status", "message/disposition-notification")
+        for part in message.walk()
+    ):
+        return f"a delivery or read report ({content_type})"
+    sender = parseaddr(_header(message, "From"))[1]
+    if DAEMON_RE.match(sender) or _header(message, "Return-Path").strip() == "<>":
+        return f"a bounce or system message (from {sender or 'an empty sender'})"
+    subject = _header(message, "Subject")
+    match = AUTO_SUBJECT_RE.search(subject)
+    if match:
+        return f'an out-of-office or bounce subject ("{match.group(0)}")'
+    return ""
+
+
+def recipients(message: AnymailInboundMessage) -> list[str]:
+    found = [getattr(message, "envelope_recipient", None) or ""]
+    for name in ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To", "X-Forwarded-To"):
+        found += [address for _, address in getaddresses(message.get_all(name, []) or [])]
+    return found
+
+
+def html_to_text(html: str) -> str:
+    """The reply part of an HTML-only email: quoted blocks and signatures removed, then text (inscriptis)."""
+    try:
+        tree = lxml.html.fromstring(html)
+        for node in tree.xpath(QUOTE_SELECTORS):
+            parent = node.getparent()
+            if parent is not None:
+                if node.get("id") in ("divRplyFwdMsg", "appendonsend"):
+                    for sibling in list(node.itersiblings()):
+                        parent.remove(sibling)
+                parent.remove(node)
+        html = lxml.html.tostring(tree, encoding="unicode")
+    except Exception:  # not parseable as HTML: let inscriptis do what it can
+        pass
+    return inscriptis.get_text(html)
+
+
+def new_text(message: AnymailInboundMessage) -> str:
+    """Only what the reader wrote: no quoted check-in, no signature (mail-parser-reply)."""
+    text = message.text or ""
+    if not text.strip() and message.html:
+        text = html_to_text(message.html)
+    text = text.replace("\r\n", "\n")[:MAX_TEXT]
+    parsed = ReplyParser(text=text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read()
+    if not parsed.replies:
+        return ""
+    first = parsed.replies[0]
+    if first.headers:
+        # The message starts with the quote: either nothing new, or an answer written below the
+        # quoted lines (bottom-posting, Thunderbird style); keep what is not quoted.
+        below = first.content.replace(first.headers, "", 1)
+        body = "\n".join(line for line in below.splitlines() if not line.lstrip().startswith(">"))
+        body = ReplyParser(text=body, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies[0].body
+    else:
+        body = first.body
+    lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
+    return "\n".join(lines).strip()[:5000]
+
+
+def same_mailbox(a: str, b: str) -> bool:
+    """Whether two addresses reach the same person: case, "+tags" and Gmail's dots aside."""
+
+    def canonical(address: str) -> str:
+        local, _, domain = address.strip().lower().rpartition("@")
+        local = local.split("+", 1)[0]
+        domain = {"googlemail.com": "gmail.com"}.get(domain, domain)
+        if domain == "gmail.com":
+            local = local.replace(".", "")
+        return f"{local}@{domain}"
+
+    return bool(a and b) and canonical(a) == canonical(b)
+
+
+# --- Processing -------------------------------------------------------------------------------
+
+
+@dataclass
+class Reading:
+    """What processing found out about a reply, before anything is changed."""
+
+    status: str = Reply.Status.REVIEW
+    reason: str = ""
+    subscriber: Subscriber | None = None
+    delivery: Delivery | None = None
+    new_text: str = ""
+    understanding: Understanding | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read(reply: Reply) -> Reading:
+    """Read a stored reply without changing anything: auto-reply, token, sender, new text, meaning."""
+    try:
+        message = parse(reply)
+    except Exception as exc:  # unparseable MIME
+        return Reading(Reply.Status.IGNORED, f"not a readable email ({type(exc).__name__})")
+    reason = auto_reply_reason(message)
+    if reason:
+        return Reading(Reply.Status.IGNORED, reason)
+    target = find_target(recipients(message))
+    if target is None:
+        return Reading(Reply.Status.IGNORED, "not sent to a valid reply address (no token, or a forged or foreign one)")
+    subscriber = Subscriber.objects.select_related("course").filter(pk=target.subscriber_id).first()
+    if subscriber is None:
+        return Reading(Reply.Status.IGNORED, "the reader of this reply address no longer exists")
+    delivery = Delivery.objects.filter(pk=target.delivery_id, subscriber=subscriber).first()
+    try:
+        text = new_text(message)
+    except Exception as exc:  # a body no decoder understands
+        text = ""
+        logger.warning("reply %s: could not extract text: %s", reply.pk, exc)
+    understanding = understand(text)
+    reading = Reading(
+        subscriber=subscriber,
+        delivery=delivery,
+        new_text=text,
+        understanding=understanding,
+        reason=understanding.problem,
+    )
+    sender = parseaddr(_header(message, "From"))[1]
+    if not same_mailbox(sender, subscriber.email):
+        reading.reason = f"sent from {sender or 'no address'}, not the reader's address {subscriber.email}"
+    elif subscriber.status not in changes.MOVABLE:
+        reading.reason = f"the reader is {subscriber.status}"
+    elif understanding.clear:
+        reading.status = Reply.Status.APPLIED
+    return reading
+
+
+def process(reply_id: int, now: datetime | None = None) -> str:
+    """Read one stored reply and apply it, or send it to review, or ignore it. Idempotent."""
+    now = now or timezone.now()
+    reply = Reply.objects.filter(pk=reply_id, status=Reply.Status.RECEIVED).first()
+    if reply is None:
+        return "skipped: already processed or gone"
+    reading = read(reply)
+    made: list[changes.Change] = []
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update().get(pk=reply_id)
+        if reply.status != Reply.Status.RECEIVED:
+            return "skipped: processed meanwhile"
+        reply.subscriber, reply.delivery, reply.new_text = reading.subscriber, reading.delivery, reading.new_text
+        reply.understood = reading.understanding.as_dict() if reading.understanding else {}
+        reply.status, reply.reason, reply.processed_at = reading.status, reading.reason[:300], now
+        if reading.status == Reply.Status.APPLIED:
+            try:
+                with transaction.atomic():
+                    made = _apply(reading.subscriber, reading.understanding, actor="reader", why=_why(reply), now=now)
+            except changes.ChangeRefused as refused:
+                reply.status, reply.reason = Reply.Status.REVIEW, str(refused)[:300]
+            else:
+                reply.applied = {"changes": [c.as_dict() for c in made], "by": "reader"}
+                reply.reason = "" if made else "nothing to change: the reader was already there"
+        reply.save()
+    if made:
+        send_confirmation(reply, made)
+    logger.info("reply %s: %s %s", reply.pk, reply.status, reply.reason)
+    return f"{reply.status}: {reply.reason or ', '.join(f'{c.what} {c.before} → {c.after}' for c in made)}"
+
+
+def _why(reply: Reply) -> str:
+    return f"reply {reply.pk} to a check-in"
+
+
+def _apply(subscriber: Subscriber, understanding: Understanding, *, actor: str, why: str, now: datetime) -> list:
+    made = [
+        changes.change_stage(subscriber, understanding.stage, actor=actor, why=why, now=now)
+        if understanding.stage
+        else None,
+        changes.change_destination(subscriber, understanding.destination, actor=actor, why=why, now=now)
+        if understanding.destination
+        else None,
+        changes.COMMANDS[understanding.command](subscriber, actor=actor, why=why, now=now)
+        if understanding.command
+        else None,
+    ]
+    return [change for change in made if change is not None]
+
+
+def send_confirmation(reply: Reply, made: list[changes.Change]) -> None:
+    """Tell the reader what changed, with the undo link. After commit; a failure is logged, not retried."""
+    try:
+        emails.reply_confirmation(reply, made, undo_url(reply)).send()
+    except Exception as exc:  # the change stands; the reader can still use their preferences page
+        logger.warning("reply %s: confirmation not sent: %s", reply.pk, exc)
+
+
+# --- Undo and review --------------------------------------------------------------------------
+
+
+def undo_token(reply: Reply) -> str:
+    return signing.dumps(reply.pk, salt=UNDO_SALT)
+
+
+def reply_for_undo_token(token: str) -> Reply | None:
+    try:
+        pk = signing.loads(token, salt=UNDO_SALT)
+    except signing.BadSignature:
+        return None
+    return Reply.objects.select_related("subscriber").filter(pk=pk).first()
+
+
+def undo_url(reply: Reply) -> str:
+    return f"{settings.SITE_URL}/reply/undo/{undo_token(reply)}/"
+
+
+def undo(reply: Reply, *, actor: str = "reader", now: datetime | None = None) -> list[changes.Change]:
+    """Put the reader back as they were before this reply. Idempotent: a second undo changes nothing,
+    and a part a later change has already replaced is left alone."""
+    now = now or timezone.now()
+    reverted: list[changes.Change] = []
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").get(pk=reply.pk)
+        if reply.undone_at is not None or reply.subscriber is None or reply.status != Reply.Status.APPLIED:
+            return []
+        for item in reversed(reply.applied.get("changes", [])):
+            change = changes.Change(**item)
+            done = changes.revert(reply.subscriber, change, actor=actor, why=f"undo of reply {reply.pk}", now=now)
+            if done is not None:
+                reverted.append(done)
+        reply.undone_at = now
+        reply.save(update_fields=["undone_at"])
+    return reverted
+
+
+def resolve(
+    reply: Reply,
+    *,
+    actor: str,
+    stage: str | None = None,
+    destination: str | None = None,
+    command: str | None = None,
+    now: datetime | None = None,
+) -> list[changes.Change]:
+    """An admin's decision on a reply in review: apply what they chose (audited), then confirm to the reader."""
+    now = now or timezone.now()
+    chosen = Understanding(stage=stage, destination=destination, command=command)
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").get(pk=reply.pk)
+        if reply.subscriber is None:
+            raise changes.ChangeRefused("this reply has no reader (no valid reply address)")
+        made = _apply(reply.subscriber, chosen, actor=actor, why=f"reply {reply.pk}, resolved in review", now=now)
+        audit.record(
+            reply.subscriber, "reply.resolved", before={"reason": reply.reason}, after={"applied": chosen.summary()},
+            why=f"reply {reply.pk}", actor=actor, at=now,
+        )  # fmt: skip
+        reply.status, reply.processed_at = Reply.Status.APPLIED, now
+        reply.applied = {"changes": [c.as_dict() for c in made], "by": actor}
+        reply.save(update_fields=["status", "processed_at", "applied"])
+    if made:
+        send_confirmation(reply, made)
+    return made
+
+
+def dismiss(reply: Reply, *, actor: str, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update().get(pk=reply.pk)
+        if reply.status == Reply.Status.DISMISSED:
+            return
+        audit.record(
+            reply.subscriber, "reply.dismissed", before={"status": reply.status, "reason": reply.reason},
+            why=f"reply {reply.pk}", actor=actor, at=now,
+        )  # fmt: skip
+        reply.status, reply.processed_at = Reply.Status.DISMISSED, now
+        reply.save(update_fields=["status", "processed_at"])
