@@ -85,7 +85,7 @@ def _axis(left: int, top: int, plot_h: float, peak: float) -> str:
         ticks.append(
             f'<line x1="{left}" x2="100%" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3ded5"></line>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#5b6670">'
-            f"{peak * fraction:.0f}</text>"
+            f"{peak * fraction:.3g}</text>"
         )
     return "".join(ticks)
 

@@ -135,6 +135,8 @@ def _run(course: Course, result: Result, rng: random.Random, progress) -> None:
             "lesson", "subscriber"
         ):
             reader = delivery.subscriber
+            if reader.pk not in personas:
+                continue  # someone already in the database: ticked too, but not part of the cohort
             result.sent.append(Sent(reader.pk, delivery.lesson.slug, delivery.lesson.kind, now, delivery.course_month,
                                     reader.stage))  # fmt: skip
             if delivery.lesson.kind == Kind.CHECKIN:
