@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres test-sqlite lint setup clean
+.PHONY: run test test-postgres test-sqlite lint checks setup clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,9 @@ setup: $(STAMP)
 run:
 	./bin/run
 
-## test: lint, then the suite on Postgres + Redis and again on SQLite + the embedded broker
-test: $(STAMP) lint test-postgres test-sqlite
+## test: lint, the suite on Postgres + Redis and again on SQLite + the embedded broker, then the
+## course checks (lesson files, course maps, a small cohort simulation)
+test: $(STAMP) lint test-postgres test-sqlite checks
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +37,16 @@ test-postgres: $(STAMP)
 test-sqlite: $(STAMP)
 	DATABASE_URL=sqlite:///$(VAR_DIR)/pivotpath-tests.sqlite3 REDIS_URL= CELERY_BROKER_DIR=$(VAR_DIR)/test-broker \
 	$(BIN)/pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+CHECKS_ENV = DATABASE_URL=sqlite:///$(VAR_DIR)/checks.sqlite3 REDIS_URL= DEBUG=true ENV_FILE=
+checks: $(STAMP)
+	rm -f $(VAR_DIR)/checks.sqlite3*
+	$(CHECKS_ENV) $(BIN)/python manage.py validate_lessons lessons/content
+	$(CHECKS_ENV) $(BIN)/python manage.py migrate --no-input -v0
+	$(CHECKS_ENV) $(BIN)/python manage.py import_lessons lessons/content
+	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course clinical-to-non-clinical > /dev/null
+	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course ae-after-layoff > /dev/null
+	$(CHECKS_ENV) $(BIN)/python manage.py simulate --readers 40 --months 12 --seed 7 --out $(VAR_DIR)/simulation-report.html
 
 clean:
 	rm -rf $(VAR_DIR) $(VENV)
