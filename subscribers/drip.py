@@ -68,7 +68,9 @@ def next_slot(subscriber, after: datetime) -> datetime:
     return next_weekly_slot(after, subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour)
 
 
-def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool = True) -> TickReport:
+def tick(
+    now: datetime | None = None, batch_size: int | None = None, queue: bool = True, catalogue: Catalogue | None = None
+) -> TickReport:
     """Plan an email for every active reader whose `next_send_at` has come, in batches.
 
     Each batch locks its readers (`skip_locked`, so two ticks never plan the same reader),
@@ -80,7 +82,7 @@ def tick(now: datetime | None = None, batch_size: int | None = None, queue: bool
     now = now or timezone.now()
     batch_size = batch_size or settings.DRIP_BATCH_SIZE
     report = TickReport(requeued=recover_stale(now) if queue else 0)
-    catalogue = Catalogue.load()
+    catalogue = catalogue or Catalogue.load()
     last_id = 0
     while True:
         with transaction.atomic():

@@ -25,6 +25,7 @@ from django.utils import timezone
 from course.models import Course
 from course.schedule import MIN_GAP, next_weekly_slot
 from course.vocabulary import ANY, Destination, Kind, Stage
+from lessons.catalogue import Catalogue
 from lessons.importing import add_version
 from lessons.models import Lesson
 from subscribers import changes, charts, drip
@@ -108,10 +109,12 @@ def _run(course: Course, result: Result, rng: random.Random, progress) -> None:
     }
     drip.logger.disabled = True  # "no email this week" lines for thousands of readers are noise here
     now, last_progress = start, 0
+    catalogue = Catalogue.load()
     while now < end:
         for when in sorted(w for w in publish_at if w <= now):
             _publish(course, publish_at.pop(when))
             result.published.append(when.isoformat())
+            catalogue = Catalogue.load()
         for item in sorted(p for p in pending if p[0] <= now):
             pending.remove(item)
             _, number, action = item
@@ -127,7 +130,7 @@ def _run(course: Course, result: Result, rng: random.Random, progress) -> None:
                 if resumed:
                     result.paused[subscriber.pk][-1] = (result.paused[subscriber.pk][-1][0], now)
                     result.actions["resume"] += 1
-        report = drip.tick(now=now, queue=False)
+        report = drip.tick(now=now, queue=False, catalogue=catalogue)
         result.idle_by_week[_week(start, now)] += report.idle
         for delivery_id in report.delivery_ids:
             drip.send_delivery(delivery_id, now=now)
