@@ -69,3 +69,24 @@ def test_every_command_has_helpful_help():
         )
         assert result.returncode == 0
         assert len(result.stdout) > 400
+
+
+def test_fast_forward_brings_the_first_check_in_on_a_development_machine(db, settings):
+    from django.core.management import call_command as run
+
+    from lessons.importing import import_path
+    from tests.conftest import FIXTURES
+
+    settings.DEBUG = True
+    import_path(FIXTURES / "courses" / "checkin-course")
+    run("enroll", "kim@example.com", "--course", "checkin-course", "--first-name", "Kim")
+    run("tick", "--send")
+    run("fast_forward", "kim@example.com", "--weeks", "4")
+    run("tick", "--send")
+    assert outbox_to("kim@example.com")[-1].subject == "Check-in: where are you now?"
+
+
+def test_fast_forward_is_refused_in_production(course, settings):
+    settings.DEBUG, settings.OUTBOX_PAGE_ENABLED = False, False
+    with pytest.raises(CommandError, match="development machines"):
+        call_command("fast_forward", "x@example.com", "--weeks", "4")
