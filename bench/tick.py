@@ -61,7 +61,7 @@ def run(readers: int) -> None:
     queued = _count_queued()
 
     # 1. Statements per batch of 1,000, at two sizes of the due population.
-    for population in (2_000, 20_000):
+    for population in (2_000, 10_000):
         Subscriber.objects.all().delete()
         seed(course, population, now)
         with CaptureQueriesContext(connection) as queries:
@@ -95,7 +95,7 @@ def run(readers: int) -> None:
     # 4. A naive loop: one reader at a time, each with its own queries, save() and task.
     Delivery.objects.all().delete()
     Subscriber.objects.update(next_send_at=now)
-    sample = 2_000
+    sample = 1_000
     from course import planner
     from subscribers.tasks import send_deliveries
 

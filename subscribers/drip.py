@@ -83,30 +83,37 @@ def tick(
     batch_size = batch_size or settings.DRIP_BATCH_SIZE
     report = TickReport(requeued=recover_stale(now) if queue else 0)
     catalogue = catalogue or Catalogue.load()
+    due = Subscriber.objects.filter(status=Subscriber.Status.ACTIVE, next_send_at__lte=now)
     last_id = 0
     while True:
         with transaction.atomic():
             batch = list(
-                Subscriber.objects.select_for_update(skip_locked=True)
-                .filter(status=Subscriber.Status.ACTIVE, next_send_at__lte=now, pk__gt=last_id)
+                due.select_for_update(skip_locked=True)
+                .filter(pk__gt=last_id)
                 .order_by("pk")
                 .values_list(*PLANNING_FIELDS, named=True)[:batch_size]
             )
             if not batch:
                 break
+            due_in_range = due.filter(pk__gt=last_id, pk__lte=batch[-1].id)
             last_id = batch[-1].id
             report.batches += 1
-            ids = _plan_batch(batch, catalogue, now, report)
+            ids = _plan_batch(batch, due_in_range, catalogue, now, report)
             if queue:
                 transaction.on_commit(partial(queue_sends, ids), robust=True)
     logger.info("tick: %s", report)
     return report
 
 
-def _plan_batch(batch: list, catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
-    """Plan one locked batch of due readers (rows of PLANNING_FIELDS)."""
+def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
+    """Plan one locked batch of due readers (rows of PLANNING_FIELDS).
+
+    `due_in_range` selects the due readers between the batch's first and last id: the batch
+    itself, plus any reader another tick holds locked (skipped above, whose history is read
+    for nothing). It lets the history query join instead of carrying a thousand ids.
+    """
     history: dict[int, list[planner.Sent]] = defaultdict(list)
-    rows = Delivery.objects.filter(subscriber_id__in=[row.id for row in batch]).values_list(
+    rows = Delivery.objects.filter(subscriber__in=due_in_range.values("pk")).values_list(
         "subscriber_id", "lesson_id", "course_week", "course_month"
     )
     for subscriber_id, lesson_id, week, month in rows:
