@@ -134,3 +134,27 @@ def test_course_map_prints_counts_and_fails_on_a_gap(db, tmp_path, capsys):
     with pytest.raises(CommandError, match="without an email"):
         call_command("course_map", "--course", "test-course")
     assert "!" in capsys.readouterr().out
+
+
+def test_the_sample_course_sends_through_the_same_engine(db):
+    import time_machine
+    from django.utils import timezone
+
+    from subscribers import drip
+    from tests.conftest import enrol, outbox_to
+
+    (report,) = import_path(SHIPPED_CONTENT / "ae-after-layoff")
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        reader = enrol(report.course, "ae@example.com", first_name="Sam", stage="searching")
+        for _ in range(8):
+            reader.refresh_from_db()
+            if reader.next_send_at is None:
+                break
+            traveller.move_to(reader.next_send_at)
+            for delivery_id in drip.tick(queue=False).delivery_ids:
+                drip.send_delivery(delivery_id)
+    kinds = [m.subject for m in outbox_to("ae@example.com")]
+    reader.refresh_from_db()
+    assert reader.status == "completed"
+    assert len(kinds) == 6  # welcome, three lessons, the check-in, completion
+    assert kinds[0].startswith("Welcome")

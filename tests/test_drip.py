@@ -12,8 +12,10 @@ import time_machine
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from course.schedule import zone
+from course.schedule import next_weekly_slot, zone
 from subscribers import drip
 from subscribers.models import Delivery, Event, Subscriber
 from tests.conftest import enrol, outbox_to
@@ -181,3 +183,39 @@ def test_the_completion_email_ends_the_course(course):
     assert subjects[-1] == "You finished the course"
     assert len(subjects) == len(set(subjects)), "no lesson is sent twice"
     assert Event.objects.filter(subscriber=reader, what="status", after="completed").exists()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    gaps=st.lists(st.integers(min_value=1, max_value=60 * 24 * 9), min_size=5, max_size=30),
+    tz=st.sampled_from(["America/New_York", "Europe/London", "Asia/Tokyo"]),
+    hour=st.integers(0, 23),
+)
+def test_ticks_at_random_times_never_send_two_course_emails_in_one_slot(course, gaps, tz, hour):
+    """Ticks at arbitrary moments (late, early, bunched, after an outage): one email per slot at
+    most, nothing repeated, and every scheduled send at the reader's local hour."""
+    Subscriber.objects.all().delete()
+    start = datetime(2026, 3, 2, 9, 17, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        reader = enrol(course, "prop@example.com", time_zone=tz, send_hour=hour)
+        now = start
+        for minutes in gaps:
+            now += timedelta(minutes=minutes)
+            traveller.move_to(now)
+            for delivery_id in drip.tick(queue=False).delivery_ids:
+                drip.send_delivery(delivery_id)
+            reader.refresh_from_db()
+            if reader.next_send_at is not None:
+                assert reader.next_send_at > now
+                local = reader.next_send_at.astimezone(zone(tz))
+                assert local.hour in (hour, (hour + 1) % 24) and local.minute == 0
+    sent = sorted(Delivery.objects.filter(subscriber=reader).values_list("sent_at", flat=True))
+    assert all(b - a >= timedelta(hours=12) for a, b in pairwise(sent))
+    slots, at = [], start
+    while at < now + timedelta(days=8):
+        at = next_weekly_slot(at, tz, reader.send_weekday, hour)
+        slots.append(at)
+    per_slot = [sum(1 for slot in slots if slot <= t) for t in sent]
+    assert len(per_slot) == len(set(per_slot)), "two emails in one weekly slot"
+    lessons = list(Delivery.objects.filter(subscriber=reader).values_list("lesson_id", flat=True))
+    assert len(lessons) == len(set(lessons))
