@@ -50,32 +50,29 @@ def _locked(subscriber: Subscriber) -> Subscriber:
 def change_stage(
     subscriber: Subscriber, stage: str, *, actor: str, why: str, now: datetime | None = None
 ) -> Change | None:
-    if stage not in Stage.values:
-        raise ChangeRefused(f"unknown stage {stage!r}")
-    with transaction.atomic():
-        _locked(subscriber)
-        if subscriber.stage == stage:
-            return None
-        change = Change("stage", subscriber.stage, stage)
-        subscriber.stage = stage
-        subscriber.save(update_fields=["stage", "updated_at"])
-        audit.record(subscriber, "stage", before=change.before, after=change.after, why=why, actor=actor, at=now)
-    return change
+    return _change_track("stage", Stage.values, subscriber, stage, actor=actor, why=why, now=now)
 
 
 def change_destination(
     subscriber: Subscriber, destination: str, *, actor: str, why: str, now: datetime | None = None
 ) -> Change | None:
-    if destination not in Destination.values:
-        raise ChangeRefused(f"unknown destination {destination!r}")
+    return _change_track("destination", Destination.values, subscriber, destination, actor=actor, why=why, now=now)
+
+
+def _change_track(
+    what: str, allowed: list[str], subscriber: Subscriber, value: str, *, actor: str, why: str, now: datetime | None
+) -> Change | None:
+    """Set the reader's stage or destination; the planner follows it from the next email."""
+    if value not in allowed:
+        raise ChangeRefused(f"unknown {what} {value!r}")
     with transaction.atomic():
         _locked(subscriber)
-        if subscriber.destination == destination:
+        if getattr(subscriber, what) == value:
             return None
-        change = Change("destination", subscriber.destination, destination)
-        subscriber.destination = destination
-        subscriber.save(update_fields=["destination", "updated_at"])
-        audit.record(subscriber, "destination", before=change.before, after=change.after, why=why, actor=actor, at=now)
+        change = Change(what, getattr(subscriber, what), value)
+        setattr(subscriber, what, value)
+        subscriber.save(update_fields=[what, "updated_at"])
+        audit.record(subscriber, what, before=change.before, after=change.after, why=why, actor=actor, at=now)
     return change
 
 
