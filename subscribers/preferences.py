@@ -1,4 +1,4 @@
-"""The reader's signed preferences link (the page itself is flow 7)."""
+"""The reader's signed preferences link (the page at it: subscribers.preferences_page)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,8 @@ def subscriber_for_token(token: str) -> Subscriber | None:
 
 def preferences_url(subscriber: Subscriber) -> str:
     return f"{settings.SITE_URL}/p/{preferences_token(subscriber)}/"
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    """The one-click unsubscribe address (List-Unsubscribe, RFC 8058) and the footer's link."""
+    return f"{preferences_url(subscriber)}unsubscribe/"
