@@ -7,6 +7,7 @@ import contextlib
 from datetime import datetime
 
 from django import forms
+from django.utils import timezone
 
 from course.schedule import available_time_zones
 from course.vocabulary import Destination
@@ -91,11 +92,18 @@ def one_click_unsubscribe(subscriber: Subscriber, *, one_click: bool, now: datet
     return "You are unsubscribed. No more course emails will be sent to you."
 
 
-def sent_lessons(subscriber: Subscriber) -> list[Delivery]:
-    """The reader's archive: every lesson sent to them, newest first."""
-    return list(
-        subscriber.deliveries.filter(state=Delivery.State.SENT).select_related("lesson", "version").order_by("-sent_at")
+def sent_lessons(subscriber: Subscriber, now: datetime | None = None) -> list[tuple[Delivery, str]]:
+    """The reader's archive: every lesson sent to them, newest first, with its subject as they got it."""
+    from subscribers import emails
+
+    values = emails.placeholder_values(subscriber, now or timezone.now())
+    deliveries = subscriber.deliveries.filter(state=Delivery.State.SENT).select_related(
+        "subscriber__course", "lesson", "version"
     )
+    return [
+        (delivery, emails.rendered_version(delivery).personalise(values).subject)
+        for delivery in deliveries.order_by("-sent_at", "-pk")
+    ]
 
 
 def archived_copy(subscriber: Subscriber, slug: str, now: datetime | None = None) -> str | None:

@@ -50,7 +50,7 @@ OUTCOMES = {
 
 def on_tracking(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
     """The anymail `tracking` receiver (connected in apps.py)."""
-    record(event, esp=esp_name)
+    record(event, esp=esp_name.lower().replace(" ", "_"))
 
 
 def effect_of(event: AnymailTrackingEvent, esp: str) -> str:
@@ -76,10 +76,10 @@ def effect_of(event: AnymailTrackingEvent, esp: str) -> str:
 
 
 def event_key(event: AnymailTrackingEvent) -> str:
-    """The ESP's event id; Postmark has none for deliveries, so a digest of the event itself
-    (an ESP resending the same webhook sends the same body)."""
+    """The ESP's event id, per recipient (one SES notification can name several); Postmark has
+    none for deliveries, so a digest of the event itself (a resent webhook has the same body)."""
     if event.event_id:
-        return str(event.event_id)[:255]
+        return f"{event.event_id}/{event.recipient or ''}"[:255]
     body = json.dumps(event.esp_event, sort_keys=True, default=str) if event.esp_event is not None else ""
     basis = f"{event.event_type}|{event.message_id}|{event.recipient}|{body}"
     return "sha256:" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()
