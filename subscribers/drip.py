@@ -289,6 +289,10 @@ def _groups(deliveries: list[Delivery], batching: bool) -> list[list[Delivery]]:
     return list(by_version.values())
 
 
+# anymail's per-recipient statuses that mean the ESP will not send (an invalid or suppressed address).
+REFUSED = {"rejected", "invalid", "failed"}
+
+
 def _send_one(delivery: Delivery, connection, now: datetime, report: SendReport) -> None:
     message = emails.lesson_email(delivery, now)
     message.connection = connection
@@ -298,6 +302,11 @@ def _send_one(delivery: Delivery, connection, now: datetime, report: SendReport)
         _record_failure(delivery, exc, now, report)
         return
     status = getattr(message, "anymail_status", None)
+    if status is not None and status.status and status.status <= REFUSED:
+        _record_failure(
+            delivery, PermanentSendError(f"the ESP refused the recipient ({', '.join(status.status)})"), now, report
+        )
+        return
     provider_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
     _record_sent([(delivery, str(provider_id))], now, report)
 
@@ -315,7 +324,7 @@ def _send_batch(group: list[Delivery], connection, now: datetime, report: SendRe
     sent, refused = [], []
     for delivery in group:
         status = statuses.get(delivery.subscriber.email)
-        if status is not None and status.status in ("rejected", "invalid", "failed"):
+        if status is not None and status.status in REFUSED:
             refused.append(delivery)
         else:
             sent.append((delivery, str((status.message_id if status else None) or delivery.message_id)))
