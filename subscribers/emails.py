@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from functools import lru_cache
 from html import escape
 
 from django.conf import settings
@@ -17,7 +18,12 @@ from subscribers.reply_address import reply_address, unsubscribe_address
 
 
 def sender_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return _domain_of(settings.DEFAULT_FROM_EMAIL)
+
+
+@lru_cache(maxsize=8)
+def _domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
 def delivery_message_id(delivery: Delivery) -> str:

@@ -117,7 +117,9 @@ def test_a_transient_failure_is_retried_later_and_only_the_failed_delivery_is_se
 
 
 def test_a_permanent_failure_fails_the_delivery_at_once_with_the_reason(alice, postmark):
-    postmark.post(POSTMARK_URL, status=422, json={"ErrorCode": 300, "Message": "Invalid 'To' address: 'alice@example.com'."})
+    postmark.post(
+        POSTMARK_URL, status=422, json={"ErrorCode": 300, "Message": "Invalid 'To' address: 'alice@example.com'."}
+    )
     (delivery_id,) = drip.tick(queue=False).delivery_ids
     outcome = drip.send_delivery(delivery_id)
 
