@@ -46,7 +46,10 @@ def _context(request: HttpRequest, subscriber: Subscriber, token: str, invalid_f
         timing = invalid_form
     elif isinstance(invalid_form, preferences_page.TrackForm):
         track = invalid_form
-    next_send = subscriber.next_send_at.astimezone(zone(subscriber.time_zone)) if subscriber.next_send_at else None
+    next_send = ""
+    if subscriber.next_send_at:  # in the reader's zone (the template would show the site's)
+        local = subscriber.next_send_at.astimezone(zone(subscriber.time_zone))
+        next_send = f"{local:%A} {local.day} {local:%B} at {hour_label(local.hour)}"
     return {
         "subscriber": subscriber,
         "token": token,

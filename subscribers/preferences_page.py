@@ -20,6 +20,10 @@ from subscribers.models import Delivery, Subscriber
 class TrackForm(forms.Form):
     destination = forms.ChoiceField(label="Your destination", choices=Destination.choices)
 
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
 
 class TimingForm(forms.Form):
     send_weekday = forms.TypedChoiceField(
