@@ -366,18 +366,19 @@ def _record_sent(sent: list[tuple[Delivery, str]], now: datetime, report: SendRe
         return
     delivery_table, subscriber_table = Delivery._meta.db_table, Subscriber._meta.db_table
     finishing = [delivery for delivery, _ in sent if delivery.lesson.kind == Kind.COMPLETION]
+    at = connection.ops.adapt_datetimefield_value  # raw SQL: the database's own datetime form
     with transaction.atomic():
         _commit_without_waiting_for_disk()
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"UPDATE {delivery_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
                 "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'",
-                [(now, delivery.message_id, provider_id[:255], delivery.pk) for delivery, provider_id in sent],
+                [(at(now), delivery.message_id, provider_id[:255], delivery.pk) for delivery, provider_id in sent],
             )
             cursor.executemany(
                 f"UPDATE {subscriber_table} SET next_send_at = %s, updated_at = %s "
                 "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
-                [(next_slot(d.subscriber, now), now, d.subscriber_id) for d, _ in sent if d not in finishing],
+                [(at(next_slot(d.subscriber, now)), at(now), d.subscriber_id) for d, _ in sent if d not in finishing],
             )
         for subscriber in Subscriber.objects.select_for_update().filter(
             pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE

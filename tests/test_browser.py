@@ -112,8 +112,8 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
 
 
 def test_a_reader_changes_their_preferences_on_a_phone(site, page):
-    from subscribers.enrolment import Intake, enroll
     from course.models import Course
+    from subscribers.enrolment import Intake, enroll
     from subscribers.preferences import preferences_url
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
