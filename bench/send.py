@@ -7,7 +7,7 @@ personalised lesson to N readers:
   through Django's SMTP backend;
 - Django's own `send_messages` over one SMTP connection, messages built from the same copy;
 - django-post-office: queue them (`send_many`), then `send_queued()`;
-- raw `smtplib` over one connection, each message built with the standard library (the floor);
+- raw `smtplib` over one connection, each message built with the standard library;
 - ours through the ESP stand-in: one batch call per lesson version and chunk (merge data)
   against one request per message.
 
@@ -249,7 +249,7 @@ def run(count: int, sink: Sink, esp: EspStandIn) -> None:
     print("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in results.items()))
     rate = {name: count / seconds for name, seconds in results.items()}
     labels = {"ours": "ours (claim, render, send, record)", "django": "Django send_messages",
-              "post_office": "django-post-office (queue + send_queued)", "smtplib": "raw smtplib (floor)"}  # fmt: skip
+              "post_office": "django-post-office (queue + send_queued)", "smtplib": "raw smtplib (stdlib email + smtplib)"}  # fmt: skip
     for name, label in labels.items():
         print(f"  {label:<44} {rate[name]:>8,.0f} messages/s")
 
