@@ -249,7 +249,8 @@ def run(count: int, sink: Sink, esp: EspStandIn) -> None:
     print("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in results.items()))
     rate = {name: count / seconds for name, seconds in results.items()}
     labels = {"ours": "ours (claim, render, send, record)", "django": "Django send_messages",
-              "post_office": "django-post-office (queue + send_queued)", "smtplib": "raw smtplib (stdlib email + smtplib)"}  # fmt: skip
+              "post_office": "django-post-office (queue + send_queued)",
+              "smtplib": "raw smtplib (stdlib email + smtplib)"}  # fmt: skip
     for name, label in labels.items():
         print(f"  {label:<44} {rate[name]:>8,.0f} messages/s")
 
