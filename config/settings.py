@@ -171,6 +171,21 @@ DRIP_STALE_SENDING_SECONDS = env.int("DRIP_STALE_SENDING_SECONDS", default=600)
 DRIP_STALE_PENDING_SECONDS = env.int("DRIP_STALE_PENDING_SECONDS", default=300)
 DEFAULT_SEND_HOUR = 8
 
+# --- Deliverability -------------------------------------------------------------------
+# The sender's postal address, printed in every course email's footer (CAN-SPAM and the
+# bulk-sender rules of Gmail and Yahoo ask for one).
+SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="")
+# Sends per second to the ESP, held across all workers (subscribers.throttle). Empty: the
+# ESP's default below; 0: no limit. SEND_BURST: sends allowed at once (default twice the rate).
+SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=None)
+SEND_BURST = env.float("SEND_BURST", default=0)
+ESP_SEND_RATES = {"postmark": 50, "mailgun": 50, "amazon_ses": 14}
+# Deliveries of one lesson version in one send chunk go out in one batch call where the ESP
+# supports per-recipient data on non-template sends (Mailgun); one request each otherwise.
+ESP_BATCH_SENDING = env.bool("ESP_BATCH_SENDING", default=True)
+# Soft bounces in a row (no delivery between them) that suppress an address.
+SOFT_BOUNCE_LIMIT = env.int("SOFT_BOUNCE_LIMIT", default=3)
+
 # --- Internationalisation and static files --------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -4,16 +4,17 @@ import logging
 from functools import wraps
 
 from anymail.exceptions import AnymailError
-from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
-from anymail.webhooks.mailgun import MailgunInboundWebhookView
-from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
+from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
+from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
 
-from subscribers import outbox_views, signup_views, views
+from subscribers import outbox_views, preference_views, signup_views, views
 from subscribers.esp_payloads import INBOUND_PATHS
+from subscribers.tracking import TRACKING_PATHS
 
 admin.site.site_header = "Pivot Path"
 admin.site.site_title = "Pivot Path admin"
@@ -27,17 +28,23 @@ INBOUND_VIEWS = {
     "amazon_ses": AmazonSESInboundWebhookView,
 }
 
+TRACKING_VIEWS = {
+    "postmark": PostmarkTrackingWebhookView,
+    "mailgun": MailgunTrackingWebhookView,
+    "amazon_ses": AmazonSESTrackingWebhookView,
+}
+
 
 def answer_malformed(view):
-    """A payload the ESP view cannot parse gets a 400 naming the problem, not a 500 (so it is not retried)."""
+    """A webhook payload the ESP view cannot parse gets a 400 naming the problem, not a 500 (so it is not retried)."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except (ValueError, KeyError, TypeError, AttributeError, AnymailError) as exc:
-            logger.warning("inbound webhook %s: malformed payload: %s", request.path, exc)
-            return HttpResponseBadRequest(f"Malformed inbound payload: {type(exc).__name__}")
+            logger.warning("webhook %s: malformed payload: %s", request.path, exc)
+            return HttpResponseBadRequest(f"Malformed webhook payload: {type(exc).__name__}")
 
     return wrapped
 
@@ -45,6 +52,13 @@ def answer_malformed(view):
 def inbound_webhook(esp: str) -> URLPattern:
     """anymail's own inbound view for one ESP (it verifies, normalises and sends the `inbound` signal)."""
     return path(INBOUND_PATHS[esp].lstrip("/"), answer_malformed(INBOUND_VIEWS[esp].as_view()), name=f"inbound-{esp}")
+
+
+def tracking_webhook(esp: str) -> URLPattern:
+    """anymail's tracking view for one ESP (verifies, normalises, sends the `tracking` signal)."""
+    return path(
+        TRACKING_PATHS[esp].lstrip("/"), answer_malformed(TRACKING_VIEWS[esp].as_view()), name=f"tracking-{esp}"
+    )
 
 
 urlpatterns = [
@@ -58,5 +72,9 @@ urlpatterns = [
     path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
     path("dev/outbox/<int:pk>/reply/", outbox_views.reply_to_message, name="outbox-reply"),
     path("reply/undo/<str:token>/", views.undo_reply, name="undo-reply"),
+    path("p/<str:token>/", preference_views.preferences, name="preferences"),
+    path("p/<str:token>/unsubscribe/", preference_views.unsubscribe, name="unsubscribe"),
+    path("p/<str:token>/lessons/<slug:slug>/", preference_views.archived_lesson, name="archived-lesson"),
     inbound_webhook(settings.INBOUND_ESP),
+    tracking_webhook(settings.INBOUND_ESP),
 ]

@@ -24,7 +24,9 @@ def sample_values(lesson: Lesson) -> dict[str, str]:
 
 def render_draft(lesson: Lesson, subject: str, body: str) -> RenderedLesson:
     """The draft as a sample reader would see it (not cached under a real version)."""
-    return render_lesson(0, subject, body, lesson.course.title).personalise(sample_values(lesson))
+    return render_lesson(0, subject, body, lesson.course.title, settings.SENDER_POSTAL_ADDRESS).personalise(
+        sample_values(lesson)
+    )
 
 
 def send_test(lesson: Lesson, subject: str, body: str, to: str) -> None:

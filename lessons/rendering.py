@@ -57,6 +57,20 @@ class RenderedLesson:
             html=TOKEN_RE.sub(lambda m: escaped[int(m[1])], self.html),
         )
 
+    def merge_fields(self, text_field: str, html_field: str) -> RenderedLesson:
+        """The copy for an ESP that fills in each recipient's values itself (batch sending):
+        every token becomes the ESP's field, `text_field` / `html_field` formatted with the
+        placeholder's name (the HTML field is meant for a value escaped beforehand)."""
+
+        def fields(pattern: str):
+            return lambda m: pattern.format(name=PLACEHOLDERS[int(m[1])])
+
+        return RenderedLesson(
+            subject=TOKEN_RE.sub(fields(text_field), self.subject),
+            text=TOKEN_RE.sub(fields(text_field), self.text),
+            html=TOKEN_RE.sub(fields(html_field), self.html),
+        )
+
 
 def markdown_to_text(source: str) -> str:
     """The plain-text part: markdown is already readable; links keep their address."""
@@ -67,9 +81,16 @@ def markdown_to_text(source: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def render_lesson(version_id: int, subject: str, body: str, course_title: str) -> RenderedLesson:
-    """Render one lesson version (cached: the arguments are the version's immutable content)."""
+def render_lesson(
+    version_id: int, subject: str, body: str, course_title: str, postal_address: str = ""
+) -> RenderedLesson:
+    """Render one lesson version (cached: the arguments are the version's immutable content).
+
+    The footer says why the reader gets the email, the sender's postal address, and links to
+    the reader's preferences and to unsubscribe (both under their signed preferences link).
+    """
     body = _tokenise(body)
+    preferences = _tokenise("{{ preferences_url }}")
     fragment = nh3.clean(markdown.markdown(body, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
     page = render_to_string(
         "lessons/email.html",
@@ -77,15 +98,17 @@ def render_lesson(version_id: int, subject: str, body: str, course_title: str) -
             "subject": subject,
             "body": fragment,
             "course_title": course_title,
-            "preferences_url": _tokenise("{{ preferences_url }}"),
+            "preferences_url": preferences,
+            "postal_address": postal_address,
         },
     )
+    footer = (
+        f"\n--\nYou get this email because you enrolled in {course_title}.\n"
+        f"Pause, change your track, time or email: {preferences}\n"
+        f"Unsubscribe: {preferences}unsubscribe/\n"
+    ) + (f"{postal_address}\n" if postal_address else "")
     return RenderedLesson(
         subject=_tokenise(subject).replace("\n", " ").strip(),
-        text=markdown_to_text(body)
-        + f"\n--\nYou get this email because you enrolled in {course_title}.\n"
-        + "Pause, change your track or unsubscribe: "
-        + _tokenise("{{ preferences_url }}")
-        + "\n",
+        text=markdown_to_text(body) + footer,
         html=_INLINER.inline(page),
     )

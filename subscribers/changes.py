@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from course.schedule import is_time_zone
 from course.vocabulary import Destination, Stage
 from subscribers import audit
 from subscribers.drip import next_slot
@@ -25,6 +26,9 @@ from subscribers.models import Subscriber
 Status = Subscriber.Status
 # A reader in one of these can be moved between them; refunded, suppressed and completed are final here.
 MOVABLE = {Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# A new weekly slot is never sooner than this after the last course email.
+MIN_WEEKLY_GAP = timedelta(days=6)
 
 
 class ChangeRefused(ValueError):
@@ -33,7 +37,7 @@ class ChangeRefused(ValueError):
 
 @dataclass(frozen=True)
 class Change:
-    what: str  # stage | destination | status
+    what: str  # stage | destination | status | timing
     before: str
     after: str
 
@@ -150,4 +154,66 @@ def fast_forward(subscriber: Subscriber, weeks: int, *, actor: str, why: str, no
         subscriber.save(update_fields=["enrolled_at", "next_send_at", "updated_at"])
         change = Change("enrolled_at", before.isoformat(), subscriber.enrolled_at.isoformat())
         audit.record(subscriber, "enrolled_at", before=change.before, after=change.after, why=why, actor=actor, at=now)
+    return change
+
+
+def change_timing(
+    subscriber: Subscriber,
+    *,
+    time_zone: str,
+    send_hour: int,
+    send_weekday: int,
+    actor: str,
+    why: str,
+    now: datetime | None = None,
+) -> Change | None:
+    """Move the reader's weekly slot (time zone, local hour, weekday). An active reader's next
+    email moves to the new slot at once; one in flight moves the slot after it is sent."""
+    now = now or timezone.now()
+    if not is_time_zone(time_zone):
+        raise ChangeRefused(f"unknown time zone {time_zone!r}")
+    if not (0 <= send_hour <= 23 and 0 <= send_weekday <= 6):
+        raise ChangeRefused("the hour must be 0-23 and the weekday 0-6")
+    with transaction.atomic():
+        _locked(subscriber)
+        before = timing(subscriber)
+        subscriber.time_zone, subscriber.send_hour, subscriber.send_weekday = time_zone, send_hour, send_weekday
+        after = timing(subscriber)
+        if after == before:
+            return None
+        if subscriber.status == Status.ACTIVE and subscriber.next_send_at is not None:
+            subscriber.next_send_at = next_slot(subscriber, max(now, _last_sent(subscriber) + MIN_WEEKLY_GAP))
+        subscriber.save(update_fields=["time_zone", "send_hour", "send_weekday", "next_send_at", "updated_at"])
+        audit.record(subscriber, "timing", before=before, after=after, why=why, actor=actor, at=now)
+    return Change("timing", before, after)
+
+
+def timing(subscriber: Subscriber) -> str:
+    return f"{WEEKDAYS[subscriber.send_weekday]} {subscriber.send_hour:02d}:00 {subscriber.time_zone}"
+
+
+def _last_sent(subscriber: Subscriber) -> datetime:
+    from subscribers.models import Delivery
+
+    last = subscriber.deliveries.filter(state=Delivery.State.SENT).order_by("-sent_at").values("sent_at").first()
+    return last["sent_at"] if last and last["sent_at"] else subscriber.enrolled_at - MIN_WEEKLY_GAP
+
+
+def suppress(subscriber: Subscriber, *, actor: str, why: str, now: datetime | None = None) -> Change | None:
+    """Stop every email to an address that bounced hard or complained (status `suppressed`).
+
+    Final: the preferences page and replies cannot undo it; pending deliveries are cancelled
+    by the send path, which sends only to active readers.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        _locked(subscriber)
+        if subscriber.status in (Status.SUPPRESSED, Status.REFUNDED):
+            return None
+        change = Change("status", subscriber.status, Status.SUPPRESSED)
+        if subscriber.status == Status.ACTIVE:
+            subscriber.paused_at = now
+        subscriber.status, subscriber.next_send_at = Status.SUPPRESSED, None
+        subscriber.save(update_fields=["status", "paused_at", "next_send_at", "updated_at"])
+        audit.record(subscriber, "status", before=change.before, after=change.after, why=why, actor=actor, at=now)
     return change

@@ -8,13 +8,16 @@ found again by `recover_stale()` on a later tick.
 from __future__ import annotations
 
 import logging
+import random
+import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.core.mail import get_connection
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,13 +25,16 @@ from course import planner, preview
 from course.schedule import next_weekly_slot
 from course.vocabulary import Kind
 from lessons.catalogue import Catalogue
-from subscribers import audit, emails
+from subscribers import audit, emails, throttle
 from subscribers.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
 
-# A send that failed for a reason that may pass is tried this many times in all.
-MAX_SEND_ATTEMPTS = 3
+# A send that failed for a reason that may pass (is_transient) is tried this many times in all.
+MAX_SEND_ATTEMPTS = 5
+# A retry's own delayed task message runs at its retry_at; the tick queues it again only this
+# long after, if it was lost.
+RETRY_GRACE = timedelta(minutes=2)
 # Deliveries per send task message.
 SEND_CHUNK = 100
 # What the tick reads of each due reader (the planner's input and the weekly slot).
@@ -173,13 +179,18 @@ def recover_stale(now: datetime) -> int:
     Rule: a `pending` row not claimed within DRIP_STALE_PENDING_SECONDS of its creation or
     last failed attempt (its task message was lost, e.g. the broker was down), and a
     `sending` row claimed more than DRIP_STALE_SENDING_SECONDS ago (its worker died), are
-    queued again. `claim()` lets exactly one task take each of them.
+    queued again, and so is a retry still `pending` RETRY_GRACE after its `retry_at` (its
+    delayed task was lost). `claim_many()` lets exactly one task take each of them.
     """
     pending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_PENDING_SECONDS)
     sending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
-    stale = Q(state=Delivery.State.PENDING) & (
+    lost = Q(retry_at__isnull=True) & (
         Q(claimed_at__lt=pending_cutoff) | Q(claimed_at__isnull=True, created_at__lt=pending_cutoff)
-    ) | Q(state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff)
+    )
+    retry_lost = Q(retry_at__lt=now - RETRY_GRACE)
+    stale = Q(state=Delivery.State.PENDING) & (lost | retry_lost) | Q(
+        state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff
+    )
     ids = list(Delivery.objects.filter(stale).order_by("pk").values_list("pk", flat=True)[:5000])
     if ids:
         logger.warning("queueing %d stale deliveries again", len(ids))
@@ -188,88 +199,286 @@ def recover_stale(now: datetime) -> int:
 
 
 def claim(delivery_id: int, now: datetime) -> bool:
-    """Take a delivery for sending with one conditional UPDATE: pending → sending, or a
-    `sending` row whose worker died (claimed more than DRIP_STALE_SENDING_SECONDS ago)."""
-    rows = Delivery.objects.filter(pk=delivery_id)
-    taken = rows.filter(state=Delivery.State.PENDING).update(
-        state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if taken:
-        return True
+    return bool(claim_many([delivery_id], now))
+
+
+def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
+    """Take deliveries for sending in one transaction: `pending` ones (whose retry time, if
+    any, has come) and `sending` ones whose worker died (claimed more than
+    DRIP_STALE_SENDING_SECONDS ago) become `sending`, claimed now. Rows another worker holds are
+    skipped; returns the ids taken."""
     stale = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
-    taken = rows.filter(state=Delivery.State.SENDING, claimed_at__lt=stale).update(
-        claimed_at=now, attempts=F("attempts") + 1
+    claimable = Q(state=Delivery.State.PENDING) & (Q(retry_at__isnull=True) | Q(retry_at__lte=now)) | Q(
+        state=Delivery.State.SENDING, claimed_at__lt=stale
     )
-    if taken:
-        logger.warning("delivery %s: claimed again after its worker stopped mid-send", delivery_id)
-    return bool(taken)
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(claimable, pk__in=delivery_ids)
+            .values_list("pk", "state")
+        )
+        taken = [pk for pk, _ in rows]
+        if taken:
+            Delivery.objects.filter(pk__in=taken).update(
+                state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            )
+    for pk, state in rows:
+        if state == Delivery.State.SENDING:
+            logger.warning("delivery %s: claimed again after its worker stopped mid-send", pk)
+    return taken
+
+
+@dataclass
+class SendReport:
+    """What one chunk of sends did: a few words per delivery, and when failed ones retry."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    retry_at: dict[int, datetime] = field(default_factory=dict)
+    requests: int = 0
 
 
 def send_delivery(delivery_id: int, now: datetime | None = None) -> str:
-    """Claim, render, send, record. Returns what happened, in a few words."""
-    now = now or timezone.now()
-    if not claim(delivery_id, now):
-        return "skipped: already sent, being sent, or gone"
-    delivery = Delivery.objects.select_related("subscriber__course", "lesson", "version").get(pk=delivery_id)
-    subscriber = delivery.subscriber
-    if subscriber.status != Subscriber.Status.ACTIVE:
-        with transaction.atomic():
-            audit.record(
-                subscriber,
-                "delivery.cancelled",
-                before={"lesson": delivery.lesson.slug},
-                why=f"reader is {subscriber.status}",
-                at=now,
-            )
-            delivery.delete()
-        return f"cancelled: reader is {subscriber.status}"
+    """Claim, render, send, record one delivery. Returns what happened, in a few words."""
+    return send_deliveries([delivery_id], now).outcomes[delivery_id]
 
-    delivery.message_id = delivery.message_id or emails.delivery_message_id(delivery)
+
+def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> SendReport:
+    """Claim, render, send, record a chunk of deliveries (flow 3).
+
+    Readers no longer active are cancelled. The rest go out through one connection to the
+    ESP, held to its rate (subscribers.throttle). Deliveries of one lesson version go out as one
+    batch call when the ESP substitutes per-recipient data itself (emails.batch_capable), else
+    one request each. Sends are recorded as the ESP answers (a batch at once, single sends
+    RECORD_EVERY at a time), so a worker killed mid-chunk resends at most those few. Failures
+    are sorted by `is_transient()`: a transient one stays `pending` with a `retry_at`
+    (exponential backoff with jitter, MAX_SEND_ATTEMPTS in all); a permanent one fails the
+    delivery with the reason. A retry claims only what is still unsent.
+    """
+    now = now or timezone.now()
+    report = SendReport({pk: "skipped: already sent, being sent, or gone" for pk in delivery_ids})
+    claimed = claim_many(delivery_ids, now)
+    if not claimed:
+        return report
+    live = []
+    for delivery in Delivery.objects.select_related("subscriber__course", "lesson", "version").filter(pk__in=claimed):
+        if delivery.subscriber.status != Subscriber.Status.ACTIVE:
+            pk = delivery.pk  # delete() clears it
+            report.outcomes[pk] = _cancel(delivery, now)
+        else:
+            delivery.message_id = delivery.message_id or emails.delivery_message_id(delivery)
+            live.append(delivery)
+    if not live:
+        return report
+    connection = get_connection()
+    batching = emails.batch_capable(connection)
+    try:
+        connection.open()
+    except Exception as exc:  # the ESP or SMTP server is unreachable: every send in the chunk failed
+        for delivery in live:
+            _record_failure(delivery, exc, now, report)
+        return report
+    unrecorded: list[tuple[Delivery, str]] = []
+    try:
+        for group in _groups(live, batching):
+            throttle.wait_for(emails.esp_name(), len(group))
+            report.requests += 1
+            if len(group) > 1:
+                _send_batch(group, connection, now, report)
+                continue
+            sent = _send_one(group[0], connection, now, report)
+            if sent is not None:
+                unrecorded.append(sent)
+            if len(unrecorded) >= RECORD_EVERY:
+                _record_sent(unrecorded, now, report)
+                unrecorded = []
+    finally:
+        _record_sent(unrecorded, now, report)
+        connection.close()
+    return report
+
+
+def _groups(deliveries: list[Delivery], batching: bool) -> list[list[Delivery]]:
+    if not batching:
+        return [[delivery] for delivery in sorted(deliveries, key=lambda d: d.pk)]
+    by_version: dict[int, list[Delivery]] = defaultdict(list)
+    for delivery in sorted(deliveries, key=lambda d: d.pk):
+        by_version[delivery.version_id].append(delivery)
+    return list(by_version.values())
+
+
+# One-at-a-time sends are recorded as sent this many at a time (one transaction, not one per
+# message): a worker killed mid-chunk can resend at most these, with the same Message-ID.
+RECORD_EVERY = 25
+# anymail's per-recipient statuses that mean the ESP will not send (an invalid or suppressed address).
+REFUSED = {"rejected", "invalid", "failed"}
+
+
+def _send_one(delivery: Delivery, connection, now: datetime, report: SendReport) -> tuple[Delivery, str] | None:
+    """Send one delivery; returns it with the ESP's id to record as sent, or None (failure recorded)."""
     message = emails.lesson_email(delivery, now)
+    message.connection = connection
     try:
         message.send()
-    except Exception as exc:  # any ESP or SMTP failure: recorded on the row, retried by rule
-        return _record_failure(delivery, exc, now)
+    except Exception as exc:  # any ESP or SMTP failure: sorted and recorded on the row
+        _record_failure(delivery, exc, now, report)
+        return None
     status = getattr(message, "anymail_status", None)
+    if status is not None and status.status and status.status <= REFUSED:
+        refused = PermanentSendError(f"the ESP refused the recipient ({', '.join(status.status)})")
+        _record_failure(delivery, refused, now, report)
+        return None
     provider_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
-    _record_sent(delivery, str(provider_id), now)
-    return "sent"
+    return delivery, str(provider_id)
 
 
-def _record_sent(delivery: Delivery, provider_id: str, now: datetime) -> None:
+def _send_batch(group: list[Delivery], connection, now: datetime, report: SendReport) -> None:
+    message = emails.lesson_batch(group, now)
+    message.connection = connection
+    try:
+        message.send()
+    except Exception as exc:  # the whole call failed: nobody in it was sent
+        for delivery in group:
+            _record_failure(delivery, exc, now, report)
+        return
+    statuses = message.anymail_status.recipients
+    sent, refused = [], []
+    for delivery in group:
+        status = statuses.get(delivery.subscriber.email)
+        if status is not None and status.status in REFUSED:
+            refused.append(delivery)
+        else:
+            sent.append((delivery, str((status.message_id if status else None) or delivery.message_id)))
+    _record_sent(sent, now, report)
+    for delivery in refused:
+        _record_failure(delivery, PermanentSendError("the ESP refused this recipient"), now, report)
+
+
+def _cancel(delivery: Delivery, now: datetime) -> str:
+    subscriber = delivery.subscriber
     with transaction.atomic():
-        Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(
-            state=Delivery.State.SENT, sent_at=now, message_id=delivery.message_id,
-            provider_message_id=provider_id[:255], error="",
+        audit.record(
+            subscriber, "delivery.cancelled", before={"lesson": delivery.lesson.slug},
+            why=f"reader is {subscriber.status}", at=now,
         )  # fmt: skip
-        subscriber = Subscriber.objects.select_for_update().get(pk=delivery.subscriber_id)
-        if subscriber.status != Subscriber.Status.ACTIVE:
-            return
-        if delivery.lesson.kind == Kind.COMPLETION:
+        delivery.delete()
+    return f"cancelled: reader is {subscriber.status}"
+
+
+def _record_sent(sent: list[tuple[Delivery, str]], now: datetime, report: SendReport) -> None:
+    """Mark deliveries sent and move each reader to their next weekly slot, in one transaction.
+
+    Per-row values go out as one `executemany` (pipelined by psycopg: one round trip), not a
+    CASE per row; each UPDATE is conditional (still `sending`; reader still active with nothing
+    scheduled), so a concurrent pause or stop wins without a lock.
+    """
+    if not sent:
+        return
+    delivery_table, subscriber_table = Delivery._meta.db_table, Subscriber._meta.db_table
+    finishing = [delivery for delivery, _ in sent if delivery.lesson.kind == Kind.COMPLETION]
+    at = connection.ops.adapt_datetimefield_value  # raw SQL: the database's own datetime form
+    with transaction.atomic():
+        _commit_without_waiting_for_disk()
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {delivery_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
+                "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'",
+                [(at(now), delivery.message_id, provider_id[:255], delivery.pk) for delivery, provider_id in sent],
+            )
+            cursor.executemany(
+                f"UPDATE {subscriber_table} SET next_send_at = %s, updated_at = %s "
+                "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
+                [(at(next_slot(d.subscriber, now)), at(now), d.subscriber_id) for d, _ in sent if d not in finishing],
+            )
+        for subscriber in Subscriber.objects.select_for_update().filter(
+            pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE
+        ):
             subscriber.status, subscriber.next_send_at = Subscriber.Status.COMPLETED, None
+            subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
             audit.record(subscriber, "status", before="active", after="completed", why="completion email sent", at=now)
-        elif subscriber.next_send_at is None:
-            subscriber.next_send_at = next_slot(subscriber, now)
-        subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
+    for delivery, _ in sent:
+        report.outcomes[delivery.pk] = "sent"
 
 
-def _record_failure(delivery: Delivery, exc: Exception, now: datetime) -> str:
+def _commit_without_waiting_for_disk() -> None:
+    """PostgreSQL: this transaction's commit does not wait for its WAL flush (one commit per
+    message would otherwise wait on the disk each time). A worker crash loses nothing; only
+    a crash of the database server itself within ~0.2 s (wal_writer_delay) can forget that a
+    message was sent, and then it is resent with the same Message-ID, which mail clients fold."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+class PermanentSendError(Exception):
+    """The ESP accepted the call but will not send to this recipient."""
+
+
+# Transient failures are retried after RETRY_BASE_SECONDS * 2^(attempt-1), capped at
+# RETRY_MAX_SECONDS, times a random 50-100% (jitter, so a burst of failures does not retry in
+# lockstep): about 30 s, 1, 2 and 4 minutes; MAX_SEND_ATTEMPTS in all.
+RETRY_BASE_SECONDS = 30
+RETRY_MAX_SECONDS = 600
+TRANSIENT_SES_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException", "ServiceUnavailable",
+                       "InternalFailure", "RequestTimeout"}  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a send failure may pass if tried again: timeouts, refused or dropped connections,
+    HTTP 408/429/5xx from the ESP's API, SMTP 4xx replies, and SES throttling. Anything else
+    (a 4xx the ESP means, a refused recipient, an answer we cannot read) is permanent."""
+    status = getattr(exc, "status_code", None)
+    if status is None and isinstance(getattr(exc, "response", None), dict):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if exc.response.get("Error", {}).get("Code") in TRANSIENT_SES_CODES:
+            return True
+    if status is not None:
+        return status in (408, 429) or status >= 500
+    if isinstance(exc, (PermanentSendError, smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)):
+        return any(400 <= code < 500 for code, _ in _smtp_codes(exc))
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, OSError | TimeoutError | smtplib.SMTPServerDisconnected):
+        return True  # connection refused, reset or timed out (requests' errors are OSErrors too)
+    cause = exc.__cause__
+    return cause is not None and ("Connect" in type(cause).__name__ or "Timeout" in type(cause).__name__)
+
+
+def _smtp_codes(exc: BaseException) -> list[tuple[int, bytes]]:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return list(exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return [(exc.smtp_code, exc.smtp_error)]
+    return []
+
+
+def retry_delay(attempt: int) -> float:
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+
+def _record_failure(delivery: Delivery, exc: Exception, now: datetime, report: SendReport) -> None:
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    final = delivery.attempts >= MAX_SEND_ATTEMPTS
+    transient = is_transient(exc)
+    final = not transient or delivery.attempts >= MAX_SEND_ATTEMPTS
+    retry_at = None if final else now + timedelta(seconds=retry_delay(delivery.attempts))
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING).update(
-            state=Delivery.State.FAILED if final else Delivery.State.PENDING, error=error
+            state=Delivery.State.FAILED if final else Delivery.State.PENDING, error=error, retry_at=retry_at
         )
         if final:
             audit.record(
                 delivery.subscriber, "delivery.failed", before={"lesson": delivery.lesson.slug},
-                after={"attempts": delivery.attempts}, why=error, at=now,
+                after={"attempts": delivery.attempts, "transient": transient}, why=error, at=now,
             )  # fmt: skip
             Subscriber.objects.filter(
                 pk=delivery.subscriber_id, status=Subscriber.Status.ACTIVE, next_send_at__isnull=True
             ).update(next_send_at=next_slot(delivery.subscriber, now))
     logger.warning("delivery %s attempt %d failed: %s", delivery.pk, delivery.attempts, error)
-    return f"failed ({'final' if final else 'will retry'}): {error}"
+    if retry_at is not None:
+        report.retry_at[delivery.pk] = retry_at
+        seconds = round((retry_at - now).total_seconds())
+        report.outcomes[delivery.pk] = f"failed (will retry in {seconds} s): {error}"
+    else:
+        report.outcomes[delivery.pk] = f"failed ({'final' if transient else 'permanent'}): {error}"
 
 
 def preview_for(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from functools import lru_cache
 from html import escape
 
 from django.conf import settings
@@ -12,12 +13,17 @@ from course.schedule import course_month
 from course.vocabulary import Destination, Kind, Stage
 from lessons.rendering import render_lesson
 from subscribers.models import Delivery, Reply, Subscriber
-from subscribers.preferences import preferences_url
-from subscribers.reply_address import reply_address
+from subscribers.preferences import preferences_url, unsubscribe_url
+from subscribers.reply_address import reply_address, unsubscribe_address
 
 
 def sender_domain() -> str:
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return _domain_of(settings.DEFAULT_FROM_EMAIL)
+
+
+@lru_cache(maxsize=8)
+def _domain_of(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
 def delivery_message_id(delivery: Delivery) -> str:
@@ -39,11 +45,8 @@ def placeholder_values(subscriber: Subscriber, now) -> dict[str, str]:
 
 def lesson_email(delivery: Delivery, now) -> EmailMultiAlternatives:
     """A course email (welcome, lesson, check-in, milestone, completion) for one delivery."""
-    subscriber, version = delivery.subscriber, delivery.version
-    course = subscriber.course
-    rendered = render_lesson(version.pk, version.subject, version.body, course.title).personalise(
-        placeholder_values(subscriber, now)
-    )
+    subscriber, _version = delivery.subscriber, delivery.version
+    rendered = rendered_version(delivery).personalise(placeholder_values(subscriber, now))
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -51,13 +54,91 @@ def lesson_email(delivery: Delivery, now) -> EmailMultiAlternatives:
         to=[subscriber.email],
         # A check-in is answered by replying: the signed address names the reader and this delivery.
         reply_to=[reply_address(subscriber.pk, delivery.pk)] if delivery.lesson.kind == Kind.CHECKIN else None,
-        headers={
-            "Message-ID": delivery.message_id or delivery_message_id(delivery),
-            "List-Id": f"{course.title} <{course.slug}.{sender_domain()}>",
-        },
+        headers=list_headers(delivery),
     )
     message.attach_alternative(rendered.html, "text/html")
+    # anymail sends it to the ESP, which returns it in tracking events (subscribers.tracking).
+    message.metadata = {"delivery": str(delivery.pk)}
     return message
+
+
+# ESP backends that substitute per-recipient `merge_data` into a non-template send, so one API
+# call carries many personalised copies (anymail's docs: Mailgun's recipient-variables do;
+# Postmark and Amazon SES take merge_data only with a template stored at the ESP).
+BATCH_BACKENDS = {"anymail.backends.mailgun.EmailBackend": ("%recipient.{name}%", "%recipient.{name}_html%")}
+
+
+def esp_name() -> str:
+    return settings.ANYMAIL_ESP or "outbox"
+
+
+def batch_capable(connection) -> bool:
+    return settings.ESP_BATCH_SENDING and _backend_path(connection) in BATCH_BACKENDS
+
+
+def _backend_path(connection) -> str:
+    return f"{type(connection).__module__}.{type(connection).__name__}"
+
+
+def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMultiAlternatives:
+    """One ESP call for many readers of the same lesson version: the version rendered once with
+    the ESP's merge fields where the placeholders are, each reader's values as merge data, and
+    each reader's own Message-ID, List-Unsubscribe (and check-in Reply-To) as merge headers."""
+    first = deliveries[0]
+    text_field, html_field = BATCH_BACKENDS.get(_backend_path(connection), next(iter(BATCH_BACKENDS.values())))
+    rendered = rendered_version(first).merge_fields(text_field, html_field)
+    course = first.subscriber.course
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.subscriber.email for delivery in deliveries],
+        headers={
+            "List-Id": f"{course.title} <{course.slug}.{sender_domain()}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        connection=connection,
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    message.merge_data, message.merge_headers, message.merge_metadata = {}, {}, {}
+    for delivery in deliveries:
+        subscriber = delivery.subscriber
+        values = placeholder_values(subscriber, now)
+        message.merge_data[subscriber.email] = values | {f"{k}_html": escape(v) for k, v in values.items()}
+        headers = list_headers(delivery)
+        del headers["List-Id"], headers["List-Unsubscribe-Post"]
+        if delivery.lesson.kind == Kind.CHECKIN:
+            headers["Reply-To"] = reply_address(subscriber.pk, delivery.pk)
+        message.merge_headers[subscriber.email] = headers
+        message.merge_metadata[subscriber.email] = {"delivery": str(delivery.pk)}
+    return message
+
+
+def rendered_version(delivery: Delivery):
+    """The delivery's lesson version rendered for everyone (cached per version; placeholders left as tokens)."""
+    version = delivery.version
+    return render_lesson(
+        version.pk,
+        version.subject,
+        version.body,
+        delivery.subscriber.course.title,
+        postal_address=settings.SENDER_POSTAL_ADDRESS,
+    )
+
+
+def list_headers(delivery: Delivery) -> dict[str, str]:
+    """The headers a bulk sender owes the reader's mailbox provider: our Message-ID, List-Id, and
+    one-click unsubscribe (RFC 2369 List-Unsubscribe with a signed HTTPS URL and a mailto, and
+    RFC 8058 List-Unsubscribe-Post so the provider's button unsubscribes with one POST)."""
+    subscriber = delivery.subscriber
+    course = subscriber.course
+    return {
+        "Message-ID": delivery.message_id or delivery_message_id(delivery),
+        "List-Id": f"{course.title} <{course.slug}.{sender_domain()}>",
+        "List-Unsubscribe": f"<{unsubscribe_url(subscriber)}>, "
+        f"<mailto:{unsubscribe_address(subscriber.pk)}?subject=unsubscribe>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def reply_confirmation(reply: Reply, changes: list, undo_url: str) -> EmailMultiAlternatives:

@@ -29,7 +29,7 @@ from mailparser_reply import EmailMessage as ReplyParser
 
 from subscribers import audit, changes, emails
 from subscribers.models import Delivery, Reply, Subscriber
-from subscribers.reply_address import find_target
+from subscribers.reply_address import find_target, find_unsubscribe
 from subscribers.understanding import Understanding, understand
 
 logger = logging.getLogger(__name__)
@@ -241,6 +241,7 @@ class Reading:
     new_text: str = ""
     understanding: Understanding | None = None
     notes: list[str] = field(default_factory=list)
+    confirm: bool = True
 
 
 def read(reply: Reply) -> Reading:
@@ -249,6 +250,9 @@ def read(reply: Reply) -> Reading:
         message = parse(reply)
     except Exception as exc:  # unparseable MIME
         return Reading(Reply.Status.IGNORED, f"not a readable email ({type(exc).__name__})")
+    unsubscribing = find_unsubscribe(recipients(message))
+    if unsubscribing is not None:
+        return _unsubscribe_request(unsubscribing)
     reason = auto_reply_reason(message)
     if reason:
         return Reading(Reply.Status.IGNORED, reason)
@@ -282,6 +286,23 @@ def read(reply: Reply) -> Reading:
     return reading
 
 
+def _unsubscribe_request(subscriber_id: int) -> Reading:
+    """Mail to the List-Unsubscribe mailto: whatever it says (mailbox providers send it for the
+    reader, often automatically), the reader it names is unsubscribed, with no confirmation."""
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return Reading(Reply.Status.IGNORED, "unsubscribe request for a reader who no longer exists")
+    if subscriber.status not in changes.MOVABLE:
+        return Reading(Reply.Status.IGNORED, f"unsubscribe request: the reader is already {subscriber.status}")
+    return Reading(
+        Reply.Status.APPLIED,
+        subscriber=subscriber,
+        understanding=Understanding(command="stop"),
+        notes=["List-Unsubscribe mailto"],
+        confirm=False,
+    )
+
+
 def process(reply_id: int, now: datetime | None = None) -> str:
     """Read one stored reply and apply it, or send it to review, or ignore it. Idempotent."""
     now = now or timezone.now()
@@ -300,14 +321,15 @@ def process(reply_id: int, now: datetime | None = None) -> str:
         if reading.status == Reply.Status.APPLIED:
             try:
                 with transaction.atomic():
-                    made = _apply(reading.subscriber, reading.understanding, actor="reader", why=_why(reply), now=now)
+                    why = "unsubscribe by email (List-Unsubscribe mailto)" if not reading.confirm else _why(reply)
+                    made = _apply(reading.subscriber, reading.understanding, actor="reader", why=why, now=now)
             except changes.ChangeRefused as refused:
                 reply.status, reply.reason = Reply.Status.REVIEW, str(refused)[:300]
             else:
                 reply.applied = {"changes": [c.as_dict() for c in made], "by": "reader"}
                 reply.reason = "" if made else "nothing to change: the reader was already there"
         reply.save()
-    if made:
+    if made and reading.confirm:
         send_confirmation(reply, made)
     logger.info("reply %s: %s %s", reply.pk, reply.status, reply.reason)
     return f"{reply.status}: {reply.reason or ', '.join(f'{c.what} {c.before} → {c.after}' for c in made)}"

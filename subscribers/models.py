@@ -71,8 +71,10 @@ class Delivery(models.Model):
     class Outcome(models.TextChoices):
         NONE = "", "—"
         DELIVERED = "delivered"
+        SOFT_BOUNCED = "soft-bounced"
         BOUNCED = "bounced"
         COMPLAINED = "complained"
+        UNSUBSCRIBED = "unsubscribed"
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
     lesson = models.ForeignKey(Lesson, on_delete=models.PROTECT, related_name="deliveries")
@@ -91,6 +93,9 @@ class Delivery(models.Model):
     error = models.TextField(blank=True)
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, default=Outcome.NONE)
     outcome_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="A pending retry after a transient ESP error is not sent before this."
+    )
 
     class Meta:
         verbose_name_plural = "deliveries"
@@ -301,3 +306,55 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.type}"
+
+
+class TrackingEvent(models.Model):
+    """One event from the ESP's tracking webhook (delivered, bounced, complained...), kept once:
+    (esp, event_id) is unique, so a redelivered webhook changes nothing."""
+
+    class Effect(models.TextChoices):
+        DELIVERED = "delivered"
+        SOFT_BOUNCE = "soft-bounce"
+        HARD_BOUNCE = "hard-bounce"
+        COMPLAINT = "complaint"
+        UNSUBSCRIBE = "unsubscribe"
+        NONE = "none", "No effect"
+
+    esp = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=255, help_text="The ESP's id for the event (or a digest of it).")
+    event_type = models.CharField(max_length=30, help_text="anymail's normalised event type.")
+    effect = models.CharField(max_length=12, choices=Effect.choices, default=Effect.NONE)
+    recipient = models.CharField(max_length=320, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracking_events"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="tracking_events"
+    )
+    payload = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["esp", "event_id"], name="one_tracking_event_per_esp_id")]
+        indexes = [
+            # Read by subscribers.tracking.soft_bounces_in_a_row(): a reader's recent events.
+            models.Index(fields=["subscriber", "received_at"], name="tracking_subscriber_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.event_type} {self.recipient}"
+
+
+class SendAllowance(models.Model):
+    """The token bucket that holds sends to one ESP under its rate (subscribers.throttle)."""
+
+    esp = models.CharField(max_length=40, primary_key=True)
+    tokens = models.FloatField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.esp}: {self.tokens:.1f} tokens"

@@ -1,6 +1,8 @@
-"""The reader's signed preferences link (the page itself is flow 7)."""
+"""The reader's signed preferences link (the page at it: subscribers.preferences_page)."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from django.conf import settings
 from django.core import signing
@@ -11,7 +13,13 @@ SALT = "subscribers.preferences"
 
 
 def preferences_token(subscriber: Subscriber) -> str:
-    return signing.dumps(subscriber.pk, salt=SALT, compress=True)
+    return _token(subscriber.pk, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4096)
+def _token(pk: int, secret_key: str) -> str:
+    """Signing is deterministic, so a send of many emails signs each reader once."""
+    return signing.dumps(pk, key=secret_key, salt=SALT, compress=True)
 
 
 def subscriber_for_token(token: str) -> Subscriber | None:
@@ -24,3 +32,8 @@ def subscriber_for_token(token: str) -> Subscriber | None:
 
 def preferences_url(subscriber: Subscriber) -> str:
     return f"{settings.SITE_URL}/p/{preferences_token(subscriber)}/"
+
+
+def unsubscribe_url(subscriber: Subscriber) -> str:
+    """The one-click unsubscribe address (List-Unsubscribe, RFC 8058) and the footer's link."""
+    return f"{preferences_url(subscriber)}unsubscribe/"

@@ -67,3 +67,23 @@ def find_target(addresses: Iterable[str]) -> ReplyTarget | None:
             if target is not None:
                 return target
     return None
+
+
+# The mailto of List-Unsubscribe: `unsubscribe+<token>@REPLY_DOMAIN`, the same kind of token
+# with delivery 0. Any mail to it unsubscribes the reader it names (RFC 2369).
+UNSUBSCRIBE_PREFIX = "unsubscribe+"
+UNSUBSCRIBE_RE = re.compile(r"unsubscribe\+([a-z2-7]{10,56})@", re.IGNORECASE)
+
+
+def unsubscribe_address(subscriber_id: int) -> str:
+    return f"{UNSUBSCRIBE_PREFIX}{reply_token(subscriber_id, 0)}@{settings.REPLY_DOMAIN}"
+
+
+def find_unsubscribe(addresses: Iterable[str]) -> int | None:
+    """The reader an `unsubscribe+<token>` recipient address names, if any was made by us."""
+    for address in addresses:
+        for match in UNSUBSCRIBE_RE.finditer(address or ""):
+            target = read_token(match.group(1))
+            if target is not None and target.delivery_id == 0:
+                return target.subscriber_id
+    return None

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from celery import shared_task
+from django.utils import timezone
 
 from subscribers import drip
 
@@ -23,10 +25,19 @@ def tick() -> str:
     reject_on_worker_lost=True,
 )
 def send_deliveries(delivery_ids: list[int]) -> None:
-    """Send a chunk of deliveries. Redelivered after a worker dies: the ones already sent are
-    skipped by their claim."""
-    for delivery_id in delivery_ids:
-        logger.info("delivery %s: %s", delivery_id, drip.send_delivery(delivery_id))
+    """Send a chunk of deliveries (subscribers.drip.send_deliveries). Redelivered after a worker
+    dies: the ones already sent are skipped by their claim."""
+    report = drip.send_deliveries(delivery_ids)
+    for delivery_id, outcome in report.outcomes.items():
+        logger.info("delivery %s: %s", delivery_id, outcome)
+    # Transient failures: one delayed message per retry time (seconds to minutes, never days);
+    # if it is lost, the tick's recover_stale() queues the row again.
+    retries: dict[int, list[int]] = {}
+    for delivery_id, retry_at in report.retry_at.items():
+        countdown = max(1, math.ceil((retry_at - timezone.now()).total_seconds()))
+        retries.setdefault(countdown, []).append(delivery_id)
+    for countdown, ids in retries.items():
+        send_deliveries.apply_async((ids,), countdown=countdown)
 
 
 @shared_task(name="subscribers.tasks.process_reply", ignore_result=True)

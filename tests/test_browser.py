@@ -109,3 +109,48 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
     assert [drip.send_delivery(d) for d in drip.tick(queue=False).delivery_ids] == ["sent"]
     (welcome,) = outbox_to("carol@example.com")
     assert welcome.subject.startswith("Welcome")
+
+
+def test_a_reader_changes_their_preferences_on_a_phone(site, page):
+    from course.models import Course
+    from subscribers.enrolment import Intake, enroll
+    from subscribers.preferences import preferences_url
+
+    course = Course.objects.get(slug="clinical-to-non-clinical")
+    reader = enroll(
+        course,
+        Intake(email="pat@example.com", first_name="Pat", destination="payer", time_zone="America/Denver", send_hour=7),
+        actor="test",
+        why="browser test",
+    )
+    drip.send_delivery(drip.tick(queue=False).delivery_ids[0])
+    page.set_viewport_size(PHONE)
+    page.goto(preferences_url(reader).replace("http://127.0.0.1:8000", site))
+
+    assert page.get_by_role("heading", level=1).inner_text() == "Your course preferences"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "nothing wider than the phone"
+    page.screenshot(path=ARTIFACTS / "preferences-phone.png", full_page=True)
+    assert "at 7:00 am (America/Denver)" in page.content(), "the next email in the reader's own time"
+
+    page.get_by_label("Day").select_option("4")
+    page.get_by_label("Time", exact=True).select_option("18")
+    page.get_by_label("Time zone").select_option("America/Chicago")
+    page.get_by_role("button", name="Save time").click()
+    assert "Friday 18:00 America/Chicago" in page.get_by_role("status").inner_text()
+
+    page.get_by_role("button", name="Pause the course").click()
+    assert "Your course is paused" in page.get_by_role("status").inner_text()
+    page.screenshot(path=ARTIFACTS / "preferences-paused-phone.png", full_page=True)
+
+    page.get_by_role("link", name="Unsubscribe from Clinical to non-clinical").click()
+    page.screenshot(path=ARTIFACTS / "unsubscribe-phone.png", full_page=True)
+    page.get_by_role("button", name="Unsubscribe").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "You are unsubscribed"
+
+    reader.refresh_from_db()
+    assert (reader.status, reader.send_weekday, reader.send_hour, reader.time_zone) == (
+        "unsubscribed",
+        4,
+        18,
+        "America/Chicago",
+    )

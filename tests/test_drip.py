@@ -145,13 +145,23 @@ class FailingBackend(BaseEmailBackend):
         raise ConnectionError("the ESP is unreachable")
 
 
-def test_a_failing_send_is_retried_then_failed_with_the_reason(alice, settings):
+def test_a_failing_send_is_retried_with_backoff_then_failed_with_the_reason(alice, settings):
     settings.EMAIL_BACKEND = "tests.test_drip.FailingBackend"
     (delivery_id,) = drip.tick(queue=False).delivery_ids
-    outcomes = [drip.send_delivery(delivery_id) for _ in range(3)]
+    now, outcomes, waits = timezone.now(), [], []
+    for _ in range(drip.MAX_SEND_ATTEMPTS):
+        outcomes.append(drip.send_delivery(delivery_id, now=now))
+        retry_at = Delivery.objects.get(pk=delivery_id).retry_at
+        if retry_at is None:
+            break
+        assert drip.send_delivery(delivery_id, now=retry_at - timedelta(seconds=1)).startswith("skipped")
+        waits.append((retry_at - now).total_seconds())
+        now = retry_at
 
-    assert outcomes[0].startswith("failed (will retry)")
-    assert outcomes[2].startswith("failed (final)")
+    assert all(outcome.startswith("failed (will retry in") for outcome in outcomes[:-1])
+    assert outcomes[-1].startswith("failed (final)")
+    assert len(outcomes) == drip.MAX_SEND_ATTEMPTS
+    assert 15 <= waits[0] <= 30 and waits[-1] <= drip.RETRY_MAX_SECONDS, "seconds to minutes, never days"
     delivery = Delivery.objects.get(pk=delivery_id)
     assert delivery.state == Delivery.State.FAILED
     assert "the ESP is unreachable" in delivery.error
