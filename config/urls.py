@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
 
-from subscribers import outbox_views, signup_views, views
+from subscribers import ops_views, outbox_views, signup_views, views
 from subscribers.esp_payloads import INBOUND_PATHS
 
 admin.site.site_header = "Pivot Path"
@@ -58,5 +58,10 @@ urlpatterns = [
     path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
     path("dev/outbox/<int:pk>/reply/", outbox_views.reply_to_message, name="outbox-reply"),
     path("reply/undo/<str:token>/", views.undo_reply, name="undo-reply"),
+    path("ops/", ops_views.dashboard, name="ops"),
+    path("ops/readers/", ops_views.readers, name="ops-readers"),
+    path("ops/readers/<int:pk>/", ops_views.reader_timeline, name="ops-reader"),
+    path("ops/export/readers.csv", ops_views.export_readers, name="ops-export-readers"),
+    path("ops/export/deliveries.csv", ops_views.export_deliveries, name="ops-export-deliveries"),
     inbound_webhook(settings.INBOUND_ESP),
 ]
