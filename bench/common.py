@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def django_on_postgres(name: str) -> Iterator[None]:
+def django_on_postgres(name: str, keep: bool = False) -> Iterator[None]:
     """Create `test_<name>` on the PostgreSQL of BENCH_DATABASE_URL (default: the local server),
-    migrate it, run the benchmark, and drop it again."""
+    migrate it, run the benchmark, and drop it again (unless `keep`)."""
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{name}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -30,4 +30,7 @@ def django_on_postgres(name: str) -> Iterator[None]:
         yield
     finally:
         connection.close()
-        connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)
+        if keep:
+            print(f"kept the database {connection.settings_dict['NAME']}")
+        else:
+            connection.creation.destroy_test_db(connection.settings_dict["NAME"], verbosity=0)

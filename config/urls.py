@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
 
-from subscribers import outbox_views, preference_views, signup_views, views
+from subscribers import ops_views, outbox_views, preference_views, signup_views, views
 from subscribers.esp_payloads import INBOUND_PATHS
 from subscribers.tracking import TRACKING_PATHS
 
@@ -75,6 +75,11 @@ urlpatterns = [
     path("p/<str:token>/", preference_views.preferences, name="preferences"),
     path("p/<str:token>/unsubscribe/", preference_views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/lessons/<slug:slug>/", preference_views.archived_lesson, name="archived-lesson"),
+    path("ops/", ops_views.dashboard, name="ops"),
+    path("ops/readers/", ops_views.readers, name="ops-readers"),
+    path("ops/readers/<int:pk>/", ops_views.reader_timeline, name="ops-reader"),
+    path("ops/export/readers.csv", ops_views.export_readers, name="ops-export-readers"),
+    path("ops/export/deliveries.csv", ops_views.export_deliveries, name="ops-export-deliveries"),
     inbound_webhook(settings.INBOUND_ESP),
     tracking_webhook(settings.INBOUND_ESP),
 ]

@@ -101,3 +101,75 @@ def _legend(names: list[str], colors: dict[str, str], left: int, width: int) -> 
         if x > width - 80:
             break
     return "".join(items)
+
+
+def line_chart(
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    *,
+    width: int = 760,
+    height: int = 240,
+    colors: dict[str, str] | None = None,
+) -> str:
+    """One line per series over the labels (e.g. emails per day), on a shared axis from zero."""
+    colors = colors or {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
+    left, bottom, top = 48, 28, 40
+    plot_w, plot_h = width - left - 16, height - bottom - top
+    peak = max((v for values in series.values() for v in values), default=0) or 1
+    step = plot_w / max(len(labels) - 1, 1)
+    parts = [_title(title, width), _axis(left, top, plot_h, peak)]
+    for name, values in series.items():
+        points = " ".join(
+            f"{left + i * step:.1f},{top + plot_h - value / peak * plot_h:.1f}" for i, value in enumerate(values)
+        )
+        parts.append(
+            f'<polyline points="{points}" fill="none" stroke="{colors[name]}" stroke-width="2" '
+            f'stroke-linejoin="round"><title>{escape(name)}: {sum(values):g} in all</title></polyline>'
+        )
+    every = max(len(labels) // 10, 1)
+    for i, label in enumerate(labels):
+        if i % every == 0 or i == len(labels) - 1:
+            parts.append(
+                f'<text x="{left + i * step:.1f}" y="{height - 10}" font-size="10" text-anchor="middle" '
+                f'fill="#5b6670">{escape(label)}</text>'
+            )
+    parts.append(_legend(list(series), colors, left, width))
+    return _svg(title, width, height, parts)
+
+
+def donut(
+    title: str, items: Sequence[tuple[str, float]], *, size: int = 220, colors: dict[str, str] | None = None
+) -> str:
+    """Shares of a whole as a ring, with a legend of counts beside it (e.g. readers by status)."""
+    colors = colors or {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(items)}
+    total = sum(value for _, value in items)
+    width, radius, cx, cy = size + 200, size * 0.32, size / 2, size / 2 + 14
+    circumference = 2 * 3.141592653589793 * radius
+    parts = [_title(title, width)]
+    offset = 0.0
+    for label, value in items:
+        if value <= 0 or total == 0:
+            continue
+        length = value / total * circumference
+        parts.append(
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius:.1f}" fill="none" stroke="{colors[label]}" '
+            f'stroke-width="{radius * 0.55:.1f}" stroke-dasharray="{length:.2f} {circumference - length:.2f}" '
+            f'stroke-dashoffset="{-offset:.2f}" transform="rotate(-90 {cx:.1f} {cy:.1f})">'
+            f"<title>{escape(label)}: {value:g}</title></circle>"
+        )
+        offset += length
+    parts.append(
+        f'<text x="{cx:.1f}" y="{cy + 6:.1f}" font-size="18" font-weight="bold" text-anchor="middle" '
+        f'fill="#14332d">{total:,.0f}</text>'
+    )
+    for i, (label, value) in enumerate(items):
+        y = 40 + i * 20
+        share = f"{value / total:.0%}" if total else "-"
+        parts.append(
+            f'<rect x="{size + 4}" y="{y - 10}" width="11" height="11" fill="{colors[label]}"></rect>'
+            f'<text x="{size + 20}" y="{y}" font-size="12" fill="#1f2933">{escape(label)}: {value:,.0f} '
+            f'<tspan fill="#5b6670">({share})</tspan></text>'
+        )
+    height = max(size + 20, 40 + len(items) * 20)
+    return _svg(title, width, height, parts)

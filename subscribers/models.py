@@ -53,6 +53,8 @@ class Subscriber(models.Model):
         indexes = [
             # Read by subscribers.drip.tick(): active readers whose next_send_at has come.
             models.Index(fields=["next_send_at", "id"], condition=Q(status="active"), name="subscriber_due_idx"),
+            # Read by subscribers.ops._readers(): one index-only pass for status, stage, destination and cohorts.
+            models.Index(fields=["course", "status", "stage", "destination", "enrolled_at"], name="subscriber_ops_idx"),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +112,18 @@ class Delivery(models.Model):
                 condition=Q(state__in=["pending", "sending"]),
                 name="delivery_unsent_idx",
             ),
+            # Read by subscribers.ops._emails() and _checkins(): emails sent per day (index-only, per course).
+            models.Index(fields=["sent_at", "lesson"], condition=Q(sent_at__isnull=False), name="delivery_sent_idx"),
+            # Read by subscribers.ops._emails(): delivered, bounced and complained per day.
+            models.Index(
+                fields=["outcome_at", "outcome", "lesson"], condition=~Q(outcome=""), name="delivery_outcome_idx"
+            ),
+            # Read by subscribers.ops.overview(): the latest failures, bounces and complaints, and failures counted.
+            models.Index(
+                fields=["created_at", "lesson"],
+                condition=Q(state="failed") | Q(outcome__in=["bounced", "complained"]),
+                name="delivery_problem_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -153,6 +167,8 @@ class Reply(models.Model):
         indexes = [
             # Read by the admin review queue (ReplyAdmin, filtered on status).
             models.Index(fields=["status", "received_at"], name="reply_status_idx"),
+            # Read by subscribers.ops._checkins(): replies received in the period, by status.
+            models.Index(fields=["received_at", "status"], name="reply_received_idx"),
         ]
 
     def __str__(self) -> str:

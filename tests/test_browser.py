@@ -154,3 +154,27 @@ def test_a_reader_changes_their_preferences_on_a_phone(site, page):
         18,
         "America/Chicago",
     )
+
+
+def test_an_operator_sees_the_course_at_a_glance_and_drills_into_a_reader(site, page, checkin_course):
+    """The dashboard and a reader's timeline, screenshotted at desktop width, after the admin login."""
+    from django.contrib.auth.models import User
+
+    from tests.course_history import course_history
+
+    course_history(checkin_course, 120)
+    User.objects.create_user("operator", password="a-long-test-password", is_staff=True)
+    page.goto(f"{site}/ops/")
+    page.wait_for_url(f"{site}/admin/login/?next=/ops/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{site}/ops/")
+    assert page.get_by_role("heading", level=1).inner_text() == "How the course is going"
+    assert page.locator("svg").count() == 7
+    page.screenshot(path=ARTIFACTS / "ops-dashboard-desktop.png", full_page=True)
+
+    page.locator("table a").first.click()
+    page.wait_for_url(f"{site}/ops/readers/*/")
+    assert page.get_by_role("heading", name="What the planner sends next, and why").is_visible()
+    page.screenshot(path=ARTIFACTS / "ops-reader-timeline-desktop.png", full_page=True)
