@@ -53,7 +53,7 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-COLUMNS = (("drill", 16), ("what was done", 58), ("expected", 44), ("lost", 5), ("dup", 5), ("500s", 5),
+COLUMNS = (("drill", 16), ("what was done", 60), ("expected", 40), ("lost", 5), ("dup", 5), ("500s", 5),
            ("secs", 6), ("result", 6))  # fmt: skip
 
 
