@@ -46,8 +46,14 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     signups = [
-        Signup.objects.create(course=course, email=f"payer{n}@drill.example", first_name=f"P{n}", time_zone="UTC",
-                              send_hour=8, destination="payer")  # fmt: skip
+        Signup.objects.create(
+            course=course,
+            email=f"payer{n}@drill.example",
+            first_name=f"P{n}",
+            time_zone="UTC",
+            send_hour=8,
+            destination="payer",
+        )
         for n in range(PAID + REFUNDED_FIRST)
     ]
     checkin = Lesson.objects.filter(course=course, kind="checkin").order_by("month", "order").first()
@@ -59,7 +65,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         assert drip.send_delivery(delivery.pk) == "sent"
         readers.append((reader, delivery))
 
-    web, base = harness.gunicorn(stack, env, folder)
+    _web, base = harness.gunicorn(stack, env, folder)
     worker = harness.celery_worker(stack, "worker", env, folder)
     harness.wait_ready(worker)
 
@@ -103,13 +109,16 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     outcomes = [o for f in fired for o in f.outcomes]
     errors_500 = sum(1 for o in outcomes if o.status == 500)
     not_ok = [o for o in outcomes if o.status != 200]
-    enrolled = Counter(Event.objects.filter(what="enrolled", actor="stripe").values_list("subscriber__email", flat=True))
+    enrolments = Event.objects.filter(what="enrolled", actor="stripe")
+    enrolled = Counter(enrolments.values_list("subscriber__email", flat=True))
     paid_emails = {s.email for s in signups[:PAID]}
     refunded_emails = {s.email for s in signups[PAID:]}
     lost = len(paid_emails - set(enrolled))
     wrongly_enrolled = len(refunded_emails & set(Subscriber.objects.values_list("email", flat=True)))
     stage_changes = Counter(Event.objects.filter(what="stage").values_list("subscriber__email", flat=True))
-    confirmations = Counter(OutboxMessage.objects.filter(subject__startswith="Re: ").values_list("recipient", flat=True))
+    confirmations = Counter(
+        OutboxMessage.objects.filter(subject__startswith="Re: ").values_list("recipient", flat=True)
+    )
     lost += sum(1 for reader, _ in readers if stage_changes[reader.email] == 0)
     lost += REPLIERS - Reply.objects.count()
     duplicates = sum(c - 1 for c in enrolled.values() if c > 1) + sum(c - 1 for c in stage_changes.values() if c > 1)
@@ -126,7 +135,8 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         f"{sum(confirmations.values())} confirmations",
         f"non-200 answers: {len(not_ok)} {Counter(o.status for o in not_ok)}",
         "tracking webhooks: not routed on this branch yet (drills.webhooks.TRACKING is empty)"
-        if not webhooks.TRACKING else f"tracking kinds: {', '.join(webhooks.TRACKING)}",
+        if not webhooks.TRACKING
+        else f"tracking kinds: {', '.join(webhooks.TRACKING)}",
     ]
     if not_ok:
         row.notes.append(f"first non-200: {not_ok[0].status} {not_ok[0].text[:200]}")
