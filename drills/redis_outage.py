@@ -69,7 +69,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     per_reader = max(sink.by_recipient.values(), default=0)
     soonest = Subscriber.objects.order_by("next_send_at").values_list("next_send_at", flat=True).first()
     spaced = soonest is not None and soonest >= timezone.now() + timedelta(hours=11)
-    row.done = f"Redis down for {OUTAGE_TICKS} ticks, restarted empty; {READERS} readers 3 weeks behind"
+    row.done = f"Redis down {OUTAGE_TICKS} ticks, back empty; {READERS} readers 3 wk behind"
     row.expected = "0 lost, 0 dup, 1 email per reader"
     row.lost, row.duplicates = lost, sink.duplicates()
     row.notes += [
