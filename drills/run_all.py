@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,8 @@ def main(names: list[str]) -> int:
     total_500 = sum(row.errors_500 or 0 for row in rows)
     print(f"\n{sum(r.passed for r in rows)}/{len(rows)} drills passed; lost {total_lost}; 500s {total_500}; "
           f"{time.monotonic() - started:.0f}s")  # fmt: skip
+    if not os.environ.get("DRILL_KEEP_LOGS"):
+        shutil.rmtree(results, ignore_errors=True)
     return 0 if all(row.passed for row in rows) else 1
 
 
