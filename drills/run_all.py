@@ -45,12 +45,18 @@ def main(names: list[str]) -> int:
         harness.log(f"drill {name} ...")
         began = time.monotonic()
         with log.open("wb") as out:
+            script = str(Path(__file__).parent / DRILLS[name])
+            env = {**os.environ, "DRILL_RESULTS": str(results)}
+            drill = subprocess.Popen([sys.executable, script], stdout=out, stderr=subprocess.STDOUT, env=env)
             try:
-                code = subprocess.run([sys.executable, str(Path(__file__).parent / DRILLS[name])], stdout=out,
-                                      stderr=subprocess.STDOUT, env={**os.environ, "DRILL_RESULTS": str(results)},
-                                      timeout=TIMEOUT_SECONDS).returncode  # fmt: skip
-            except subprocess.TimeoutExpired:
-                code = -1
+                code = drill.wait(TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:  # SIGTERM first: the drill stops what it started
+                drill.terminate()
+                try:
+                    code = drill.wait(30)
+                except subprocess.TimeoutExpired:
+                    drill.kill()
+                    code = drill.wait()
         saved = results / f"{name}.json"
         row = harness.Row(**json.loads(saved.read_text())) if saved.exists() else harness.Row(drill=name)
         if not saved.exists():
