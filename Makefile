@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres test-sqlite lint checks setup clean
+.PHONY: run test test-postgres test-sqlite lint checks drills setup clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ checks: $(STAMP)
 	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course clinical-to-non-clinical > /dev/null
 	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course ae-after-layoff > /dev/null
 	$(CHECKS_ENV) $(BIN)/python manage.py simulate --readers 40 --months 12 --seed 7 --out $(VAR_DIR)/simulation-report.html
+
+## drills: fault drills on real processes (worker kill -9, Redis outage, PostgreSQL restart, webhook
+## storms, hostile input, load on gunicorn); each starts its own services; one summary table
+drills: $(STAMP)
+	$(BIN)/python drills/run_all.py $(DRILLS)
 
 clean:
 	rm -rf $(VAR_DIR) $(VENV)

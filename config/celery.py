@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -16,8 +17,8 @@ app.conf.beat_schedule = {
     # Due-ness lives in the database (Subscriber.next_send_at); every tick finds what is due.
     "drip-tick-every-minute": {
         "task": "subscribers.tasks.tick",
-        "schedule": 60.0,
-        "options": {"expires": 55},
+        "schedule": settings.DRIP_TICK_SECONDS,
+        "options": {"expires": settings.DRIP_TICK_SECONDS * 0.9},
     },
     # A reply whose processing task was lost (broker down) is still `received` in the database.
     "inbound-recover-every-5-minutes": {

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -138,6 +139,9 @@ if ANYMAIL_ESP and ANYMAIL_ESP not in _ESP_BACKENDS:
 # (a fresh machine) it is Postmark's view: the dev outbox posts Postmark-shaped replies to it.
 INBOUND_ESP = ANYMAIL_ESP or "postmark"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_ESP_BACKENDS.get(ANYMAIL_ESP, "subscribers.outbox.OutboxBackend"))
+# Only for EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (an SMTP relay; the drills' sink).
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 ANYMAIL = {
     "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
     "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
@@ -169,6 +173,8 @@ DRIP_BATCH_SIZE = env.int("DRIP_BATCH_SIZE", default=500)
 DRIP_STALE_SENDING_SECONDS = env.int("DRIP_STALE_SENDING_SECONDS", default=600)
 # A `pending` delivery whose send task never ran (broker down, lost message) is queued again.
 DRIP_STALE_PENDING_SECONDS = env.int("DRIP_STALE_PENDING_SECONDS", default=300)
+# How often beat runs the tick (the drills shorten it; production keeps a minute).
+DRIP_TICK_SECONDS = env.float("DRIP_TICK_SECONDS", default=60.0)
 DEFAULT_SEND_HOUR = 8
 
 # --- Deliverability -------------------------------------------------------------------

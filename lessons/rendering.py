@@ -51,8 +51,11 @@ class RenderedLesson:
     def personalise(self, values: dict[str, str]) -> RenderedLesson:
         ordered = [str(values.get(name, "")) for name in PLACEHOLDERS]
         escaped = [html.escape(value) for value in ordered]
+        # A header is one line: a value with a line break (a name edited in the admin) must
+        # neither inject a header nor make every send of this email fail.
+        one_line = [" ".join(value.split()) for value in ordered]
         return RenderedLesson(
-            subject=TOKEN_RE.sub(lambda m: ordered[int(m[1])], self.subject),
+            subject=TOKEN_RE.sub(lambda m: one_line[int(m[1])], self.subject),
             text=TOKEN_RE.sub(lambda m: ordered[int(m[1])], self.text),
             html=TOKEN_RE.sub(lambda m: escaped[int(m[1])], self.html),
         )

@@ -13,7 +13,6 @@ import smtplib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -106,7 +105,8 @@ def tick(
             report.batches += 1
             ids = _plan_batch(batch, due_in_range, catalogue, now, report)
             if queue:
-                transaction.on_commit(partial(queue_sends, ids), robust=True)
+                # Robust: a broker outage leaves the rows `pending` for recover_stale(), and the tick goes on.
+                transaction.on_commit(lambda ids=ids: queue_sends(ids), robust=True)
     logger.info("tick: %s", report)
     return report
 

@@ -78,6 +78,29 @@ def test_lessons_keep_arriving_at_the_readers_local_hour_across_dst(course, tz, 
     assert len(offsets) == 2, "the run crosses the DST change"
 
 
+def test_a_tick_while_the_broker_is_down_plans_every_batch_and_the_next_tick_queues_them(
+    alice, bob, django_capture_on_commit_callbacks, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from subscribers.tasks import send_deliveries
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(send_deliveries, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = drip.tick(batch_size=1)
+
+    assert (report.planned, report.batches) == (2, 2)
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"pending"}
+    queued = []
+    monkeypatch.setattr(send_deliveries, "delay", queued.append)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert drip.tick().requeued == 2
+    assert sorted(id for chunk in queued for id in chunk) == sorted(report.delivery_ids)
+
+
 def test_two_racing_ticks_plan_each_reader_exactly_once(transactional_db, course):
     for i in range(60):
         enrol(course, f"reader{i}@example.com")

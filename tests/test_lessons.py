@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from django.core.mail import EmailMultiAlternatives
 
 from lessons.files import LessonFileError
 from lessons.importing import import_path
@@ -71,6 +72,14 @@ def test_rendering_escapes_what_the_reader_typed_in_html_but_not_in_text():
     assert "<b>Eve</b>" not in email.html
     assert email.text.startswith("Hi <b>Eve</b> & co,")
     assert email.subject == "Hello <b>Eve</b> & co"
+
+
+def test_a_line_break_in_a_name_never_reaches_the_subject_header():
+    email = render("Hi {{ first_name }},", {"first_name": "Eve\r\nBcc: victim@example.com"})
+
+    assert email.subject == "Hello Eve Bcc: victim@example.com"
+    message = EmailMultiAlternatives(subject=email.subject, body=email.text, to=["eve@example.com"]).message()
+    assert message["Bcc"] is None
 
 
 def test_rendering_inlines_css_and_keeps_the_phone_media_query():
