@@ -1,7 +1,7 @@
 """Drill 6, load on a real server: gunicorn serving the app on PostgreSQL (a throwaway database on
 the local server) and Redis (its own), 5,000 webhook requests at concurrency 50 over loopback:
-half inbound replies (each stored once and queued), half Stripe paid checkouts (each enrolling
-its reader), plus the tracking kinds in drills.webhooks.TRACKING once routed.
+2,000 inbound replies (each stored once and queued), 2,000 Stripe paid checkouts (each enrolling
+its reader) and 1,000 tracking events (delivered, each stored once), shuffled together.
 
 Expected: 0 errors (every answer a 200), 0 lost (every reply stored, every event stored, every
 payer enrolled); p50 and p99 printed. Bounded: 5,000 requests, 30 s per request, 100 s in all.
@@ -32,10 +32,10 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     env = harness.product_env(harness.throwaway_database(stack, "load"), redis.url, folder)
     harness.setup_django(env)
     from course.models import Course
-    from subscribers.models import Reply, Signup, StripeEvent, Subscriber
+    from subscribers.models import Reply, Signup, StripeEvent, Subscriber, TrackingEvent
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
-    payers = REQUESTS // 2
+    payers, tracked = REQUESTS * 2 // 5, REQUESTS // 5
     signups = Signup.objects.bulk_create(
         Signup(
             course=course,
@@ -49,7 +49,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         for n in range(payers)
     )
     batch = [webhooks.signed(webhooks.paid_event(str(s.reference), n)) for n, s in enumerate(signups)]
-    message_ids = [f"<load-{n}-{uuid.uuid4().hex}@mail.drill.example>" for n in range(REQUESTS - payers)]
+    message_ids = [f"<load-{n}-{uuid.uuid4().hex}@mail.drill.example>" for n in range(REQUESTS - payers - tracked)]
     batch += [
         webhooks.inbound(
             webhooks.reply_mime(
@@ -58,6 +58,8 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         )
         for n, message_id in enumerate(message_ids)
     ]
+    delivered = webhooks.TRACKING["delivered"]
+    batch += [delivered(f"<delivery-{900_000 + n}.load@drill.example>", f"t{n}@drill.example") for n in range(tracked)]
     random.Random(6).shuffle(batch)
     # Signatures are made now and verified within Stripe's 300 s tolerance: well inside the budget.
 
@@ -67,15 +69,17 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     not_ok = [o for o in fired.outcomes if o.status != 200]
     stored_replies = Reply.objects.filter(message_id__in=message_ids).count()
     stored_events = StripeEvent.objects.count()
+    stored_tracking = TrackingEvent.objects.count()
     enrolled = Subscriber.objects.filter(email__endswith="@drill.example").count()
-    lost = (len(message_ids) - stored_replies) + (payers - enrolled)
+    lost = (len(message_ids) - stored_replies) + (payers - enrolled) + (tracked - stored_tracking)
     row.done = (f"{len(batch)} webhooks, c={CONCURRENCY}, gunicorn, {fired.seconds:.0f}s: "
                 f"p50 {fired.percentile(0.5):.0f}ms p99 {fired.percentile(0.99):.0f}ms")  # fmt: skip
     row.expected = "0 errors, 0 lost"
     row.lost, row.duplicates, row.errors_500 = lost, max(0, enrolled - payers), fired.server_errors
     row.notes += [
         f"{len(batch) / fired.seconds:.0f} requests/s; {len(not_ok)} errors; {stored_replies}/{len(message_ids)} "
-        f"replies stored, {stored_events} Stripe events stored, {enrolled}/{payers} payers enrolled",
+        f"replies stored, {stored_events} Stripe events stored, {enrolled}/{payers} payers enrolled, "
+        f"{stored_tracking}/{tracked} tracking events stored",
         f"p50 {fired.percentile(0.5):.1f} ms, p90 {fired.percentile(0.9):.1f} ms, p99 {fired.percentile(0.99):.1f} ms,"
         f" max {fired.percentile(1.0):.1f} ms",
     ]

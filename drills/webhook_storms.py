@@ -41,7 +41,17 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from lessons.models import Lesson
     from subscribers import drip
     from subscribers.enrolment import Intake, enroll
-    from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
+    from subscribers.models import (
+        Delivery,
+        Event,
+        OutboxMessage,
+        Payment,
+        Reply,
+        Signup,
+        StripeEvent,
+        Subscriber,
+        TrackingEvent,
+    )  # fmt: skip
     from subscribers.reply_address import reply_address
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
@@ -97,10 +107,14 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     random.Random(4).shuffle(replies)
     fired.append(webhooks.fire(base, replies, concurrency=50))
 
-    # Tracking: each kind 10x for one delivery, once routed.
-    tracking = [build(readers[0][1].message_id, readers[0][0].email) for build in webhooks.TRACKING.values()]
-    if tracking:
-        fired.append(webhooks.fire(base, [r for r in tracking for _ in range(COPIES)], concurrency=50))
+    # Tracking: each kind 10x at once (same event id) for one delivery.
+    tracked_reader = enroll(course, Intake(email="tracked@drill.example"), actor="drill", why="d")
+    tracked = Delivery.objects.create(subscriber=tracked_reader, lesson=checkin, version=checkin.current_version,
+                                      due_at=tracked_reader.enrolled_at)  # fmt: skip
+    assert drip.send_delivery(tracked.pk) == "sent"
+    tracked.refresh_from_db()
+    tracking = [build(tracked.message_id, tracked_reader.email) for build in webhooks.TRACKING.values()]
+    fired.append(webhooks.fire(base, [r for r in tracking for _ in range(COPIES)], concurrency=50))
 
     harness.wait_for(lambda: not Reply.objects.filter(status=Reply.Status.RECEIVED).exists(),
                      what="the worker to process the replies", seconds=60)  # fmt: skip
@@ -123,8 +137,12 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     lost += REPLIERS - Reply.objects.count()
     duplicates = sum(c - 1 for c in enrolled.values() if c > 1) + sum(c - 1 for c in stage_changes.values() if c > 1)
     duplicates += sum(c - 1 for c in confirmations.values() if c > 1) + max(0, Reply.objects.count() - REPLIERS)
+    tracking_events = TrackingEvent.objects.count()
+    suppressions = Event.objects.filter(subscriber=tracked_reader, what="status", after="suppressed").count()
+    lost += max(0, len(webhooks.TRACKING) - tracking_events) + (0 if suppressions else 1)
+    duplicates += max(0, tracking_events - len(webhooks.TRACKING)) + max(0, suppressions - 1)
     distinct_events = 2 * (PAID + REFUNDED_FIRST) + REFUNDED_FIRST
-    row.done = f"{len(outcomes)} webhooks: Stripe x{COPIES}/replayed/refund-first, inbound x{COPIES}"
+    row.done = f"{len(outcomes)} webhooks: Stripe x{COPIES}/replayed/refund-first, inbound and tracking x{COPIES}"
     row.expected = "each effect exactly once"
     row.lost, row.duplicates, row.errors_500 = lost, duplicates, errors_500
     row.notes += [
@@ -134,9 +152,8 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         f"{Reply.objects.count()} replies stored, {sum(stage_changes.values())} stage changes, "
         f"{sum(confirmations.values())} confirmations",
         f"non-200 answers: {len(not_ok)} {Counter(o.status for o in not_ok)}",
-        "tracking webhooks: not routed on this branch yet (drills.webhooks.TRACKING is empty)"
-        if not webhooks.TRACKING
-        else f"tracking kinds: {', '.join(webhooks.TRACKING)}",
+        f"tracking: {tracking_events} events stored of {len(webhooks.TRACKING)} ({', '.join(webhooks.TRACKING)}), "
+        f"{suppressions} suppression",
     ]
     if not_ok:
         row.notes.append(f"first non-200: {not_ok[0].status} {not_ok[0].text[:200]}")

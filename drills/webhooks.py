@@ -4,9 +4,8 @@ Each builder returns a `Request` (path, body, headers). Stripe events are signed
 drill's webhook secret by the stripe library; inbound replies are Postmark-shaped payloads
 (subscribers.esp_payloads) behind the drill's basic-auth secret.
 
-Tracking webhooks (delivered / bounced / complained) go in `TRACKING`: one builder per event
-kind returning a `Request` for anymail's tracking view, and the storm and load drills pick
-them up from there with no other change.
+Tracking webhooks (delivered / bounced / complained) are in `TRACKING`: one builder per event
+kind returning a `Postmark-shaped` `Request` for anymail's tracking view.
 """
 
 from __future__ import annotations
@@ -95,8 +94,31 @@ def inbound(raw: bytes, *, auth: dict[str, str] | None = None, label: str = "") 
 
 # --- Tracking (delivered / bounced / complained) -----------------------------------------------------
 
-# kind → builder(delivery message id, recipient) -> Request, once the tracking webhook is routed.
-TRACKING: dict[str, Callable[[str, str], Request]] = {}
+TRACKING_FIXTURES = ROOT / "tests" / "fixtures" / "tracking"
+
+
+def postmark_tracking(fixture: str) -> Callable[[str, str], Request]:
+    """A builder of Postmark-shaped tracking events from tests/fixtures/tracking/, each call a new event id."""
+
+    def build(message_id: str, recipient: str) -> Request:
+        delivery = message_id.removeprefix("<delivery-").split(".", 1)[0]
+        body = (
+            (TRACKING_FIXTURES / f"{fixture}.json").read_text()
+            .replace("$EVENT_ID", str(uuid.uuid4().int % 10**9)).replace("$MESSAGE_ID", message_id)
+            .replace("$DELIVERY", delivery).replace("$RECIPIENT", recipient)
+        )  # fmt: skip
+        headers = {"Content-Type": "application/json", **AUTH_HEADER}
+        return Request("/anymail/postmark/tracking/", body.encode(), headers, label=fixture)
+
+    return build
+
+
+# kind → builder(delivery message id, recipient) -> Request for anymail's tracking view.
+TRACKING: dict[str, Callable[[str, str], Request]] = {
+    "delivered": postmark_tracking("postmark_delivery"),
+    "hard bounce": postmark_tracking("postmark_hard_bounce"),
+    "spam complaint": postmark_tracking("postmark_spam_complaint"),
+}
 
 
 # --- Firing -------------------------------------------------------------------------------------------
