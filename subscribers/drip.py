@@ -249,7 +249,7 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
     ESP, held to its rate (subscribers.throttle). Deliveries of one lesson version go out as one
     batch call when the ESP substitutes per-recipient data itself (emails.batch_capable), else
     one request each. Sends are recorded as the ESP answers (a batch at once, single sends
-    RECORD_EVERY at a time), so a worker killed mid-chunk resends at most those few. Failures
+    RECORD_EVERY at a time), so a worker killed mid-chunk resends at most one. Failures
     are sorted by `is_transient()`: a transient one stays `pending` with a `retry_at`
     (exponential backoff with jitter, MAX_SEND_ATTEMPTS in all); a permanent one fails the
     delivery with the reason. A retry claims only what is still unsent.
@@ -306,9 +306,10 @@ def _groups(deliveries: list[Delivery], batching: bool) -> list[list[Delivery]]:
     return list(by_version.values())
 
 
-# One-at-a-time sends are recorded as sent this many at a time (one transaction, not one per
-# message): a worker killed mid-chunk can resend at most these, with the same Message-ID.
-RECORD_EVERY = 25
+# One-at-a-time sends are recorded as sent this many at a time. One: a worker killed (or a
+# database lost) mid-chunk resends at most the one message it was sending, with the same
+# Message-ID. Commits are cheap: on PostgreSQL they do not wait for the disk (below).
+RECORD_EVERY = 1
 # anymail's per-recipient statuses that mean the ESP will not send (an invalid or suppressed address).
 REFUSED = {"rejected", "invalid", "failed"}
 
