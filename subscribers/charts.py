@@ -78,6 +78,10 @@ def _title(title: str, width: int) -> str:
     return f'<text x="4" y="16" font-size="13" font-weight="bold" fill="#14332d">{escape(title)}</text>'
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.2g}"
+
+
 def _axis(left: int, top: int, plot_h: float, peak: float) -> str:
     ticks = []
     for fraction in (0, 0.5, 1):
@@ -85,7 +89,7 @@ def _axis(left: int, top: int, plot_h: float, peak: float) -> str:
         ticks.append(
             f'<line x1="{left}" x2="100%" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3ded5"></line>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#5b6670">'
-            f"{peak * fraction:.3g}</text>"
+            f"{_number(peak * fraction)}</text>"
         )
     return "".join(ticks)
 
