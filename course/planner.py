@@ -31,7 +31,7 @@ caller sends at most one course email per weekly slot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from course.schedule import active_time, course_month, course_week
@@ -115,6 +115,8 @@ class Choice:
     lesson: LessonInfo | None
     reason: str
     finished: bool = False
+    week: int = 0  # the reader's course week and month at `now`
+    month: int = 1
 
     @property
     def completes_course(self) -> bool:
@@ -133,9 +135,15 @@ def next_email(
     reader: Reader, rules: Rules, catalogue: Sequence[LessonInfo], history: Sequence[Sent], now: datetime
 ) -> Choice:
     """The reader's email for the slot at `now`; `catalogue` sorted by `sort_catalogue`."""
+    month, week = reader.month(now), reader.week(now)
+    return replace(_choose(reader, rules, catalogue, history, month, week), week=week, month=month)
+
+
+def _choose(
+    reader: Reader, rules: Rules, catalogue: Sequence[LessonInfo], history: Sequence[Sent], month: int, week: int
+) -> Choice:
     sent_ids = {item.lesson_id for item in history}
     unsent = [lesson for lesson in catalogue if lesson.id not in sent_ids]
-    month, week = reader.month(now), reader.week(now)
 
     welcome = _first(unsent, Kind.WELCOME)
     if welcome is not None:

@@ -138,8 +138,8 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
                     version_id=catalogue.versions[choice.lesson.id],
                     due_at=row.next_send_at,
                     reason=choice.reason[:300],
-                    course_week=reader.week(now),
-                    course_month=reader.month(now),
+                    course_week=choice.week,
+                    course_month=choice.month,
                     created_at=now,
                 )
             )
