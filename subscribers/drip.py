@@ -368,46 +368,47 @@ def _cancel(delivery: Delivery, now: datetime) -> str:
 def _record_sent(sent: list[tuple[Delivery, str]], now: datetime, report: SendReport) -> None:
     """Mark deliveries sent and move each reader to their next weekly slot, in one transaction.
 
-    Per-row values go out as one `executemany` (pipelined by psycopg: one round trip), not a
-    CASE per row; each UPDATE is conditional (still `sending`; reader still active with nothing
-    scheduled), so a concurrent pause or stop wins without a lock.
+    Per-row values go out as `executemany`, not a CASE per row; each UPDATE is conditional
+    (still `sending`; reader still active with nothing scheduled), so a concurrent pause or stop
+    wins without a lock. On PostgreSQL the statements travel in one pipeline (one round trip)
+    and the commit does not wait for the disk: a worker crash loses nothing; only a crash of
+    the database server itself within ~0.2 s (wal_writer_delay) can forget that a message was
+    sent, and then it is resent with the same Message-ID, which mail clients fold.
     """
     if not sent:
         return
-    delivery_table, subscriber_table = Delivery._meta.db_table, Subscriber._meta.db_table
     finishing = [delivery for delivery, _ in sent if delivery.lesson.kind == Kind.COMPLETION]
     at = connection.ops.adapt_datetimefield_value  # raw SQL: the database's own datetime form
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {delivery_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
-                "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'",
-                [(at(now), delivery.message_id, provider_id[:255], delivery.pk) for delivery, provider_id in sent],
-            )
-            cursor.executemany(
-                f"UPDATE {subscriber_table} SET next_send_at = %s, updated_at = %s "
-                "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
-                [(at(next_slot(d.subscriber, now)), at(now), d.subscriber_id) for d, _ in sent if d not in finishing],
-            )
-        for subscriber in Subscriber.objects.select_for_update().filter(
-            pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE
-        ):
-            subscriber.status, subscriber.next_send_at = Subscriber.Status.COMPLETED, None
-            subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
-            audit.record(subscriber, "status", before="active", after="completed", why="completion email sent", at=now)
+    deliveries = [(at(now), d.message_id, provider_id[:255], d.pk) for d, provider_id in sent]
+    readers = [(at(next_slot(d.subscriber, now)), at(now), d.subscriber_id) for d, _ in sent if d not in finishing]
+    statements = [
+        (f"UPDATE {Delivery._meta.db_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
+         "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'", deliveries),
+        (f"UPDATE {Subscriber._meta.db_table} SET next_send_at = %s, updated_at = %s "
+         "WHERE id = %s AND status = 'active' AND next_send_at IS NULL", readers),
+    ]  # fmt: skip
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with connection.connection.pipeline():
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+                for sql, rows in statements:
+                    if rows:
+                        cursor.executemany(sql, rows)
+        else:
+            for sql, rows in statements:
+                if rows:
+                    cursor.executemany(sql, rows)
+        if finishing:
+            for subscriber in Subscriber.objects.select_for_update().filter(
+                pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE
+            ):
+                subscriber.status, subscriber.next_send_at = Subscriber.Status.COMPLETED, None
+                subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
+                audit.record(
+                    subscriber, "status", before="active", after="completed", why="completion email sent", at=now
+                )
     for delivery, _ in sent:
         report.outcomes[delivery.pk] = "sent"
-
-
-def _commit_without_waiting_for_disk() -> None:
-    """PostgreSQL: this transaction's commit does not wait for its WAL flush (one commit per
-    message would otherwise wait on the disk each time). A worker crash loses nothing; only
-    a crash of the database server itself within ~0.2 s (wal_writer_delay) can forget that a
-    message was sent, and then it is resent with the same Message-ID, which mail clients fold."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 class PermanentSendError(Exception):
