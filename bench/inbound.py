@@ -5,10 +5,9 @@
   ≤ 10 ms on PostgreSQL + Redis);
 - understand: the reply corpus in tests/fixtures/replies/, per reply (target ≤ 2 ms).
 
-Run with the database and broker to measure, e.g.
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python bench/inbound.py
-It creates a throwaway test database (test_<name>) and drops it afterwards.
+Run: .venv/bin/python bench/inbound.py — on PostgreSQL (BENCH_DATABASE_URL, default the local
+server) and Redis (REDIS_URL, default db 13 of the local server); it creates a throwaway
+database and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("ENV_FILE", "")
 os.environ.setdefault("DEBUG", "true")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_inbound")
 
 import django  # noqa: E402
 
