@@ -150,7 +150,7 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
             idle.append(Subscriber(pk=row.id, next_send_at=next_slot(row, now)))
     created = Delivery.objects.bulk_create(deliveries)
     # One UPDATE for everyone with an email in flight; per-reader values only for the idle few.
-    Subscriber.objects.filter(pk__in=[d.subscriber_id for d in deliveries]).update(next_send_at=None)
+    _mark_in_flight([d.subscriber_id for d in deliveries])
     if idle:
         Subscriber.objects.bulk_update(idle, ["next_send_at"])
     if finished:
@@ -163,6 +163,20 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
     ids = [delivery.pk for delivery in created]
     report.delivery_ids.extend(ids)
     return ids
+
+
+def _mark_in_flight(subscriber_ids: list[int]) -> None:
+    """Readers with an email planned have no `next_send_at` until it is sent. On PostgreSQL the
+    ids travel as one array parameter rather than a thousand placeholders."""
+    if not subscriber_ids:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = NULL WHERE id = ANY(%s)", [subscriber_ids]
+            )
+    else:
+        Subscriber.objects.filter(pk__in=subscriber_ids).update(next_send_at=None)
 
 
 def queue_sends(delivery_ids: list[int]) -> None:
