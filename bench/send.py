@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import multiprocessing
 import os
 import smtplib
 import socket
@@ -43,32 +44,50 @@ ROUNDS = 2
 TARGETS = {"django": 0.8, "post_office": 1.2, "smtplib": 0.4, "batch": 5.0}
 
 
+def _serve_sink(port: int, count, stop) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope) -> str:
+            with count.get_lock():
+                count.value += len(envelope.rcpt_tos)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop.wait()
+    controller.stop()
+
+
 class Sink:
-    """aiosmtpd on loopback, counting what it accepts."""
+    """aiosmtpd on loopback, counting what it accepts. It runs in its own process, as a real
+    SMTP server would, so it takes no CPU time from the senders' interpreter."""
 
     def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.count = 0
-
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope) -> str:
-                sink.count += len(envelope.rcpt_tos)
-                return "250 OK"
-
         with socket.socket() as probe:  # a free port (the controller cannot take port 0)
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        context = multiprocessing.get_context("fork")
+        self._count, self._stop = context.Value("q", 0), context.Event()
+        self._process = context.Process(target=_serve_sink, args=(self.port, self._count, self._stop), daemon=True)
+
+    @property
+    def count(self) -> int:
+        return self._count.value
 
     def __enter__(self) -> Sink:
-        self.controller.start()
-        return self
+        self._process.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # wait until the sink accepts connections
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError("the SMTP sink did not start")
 
     def __exit__(self, *exc) -> None:
-        self.controller.stop()
+        self._stop.set()
+        self._process.join(10)
 
 
 class EspStandIn:
