@@ -292,9 +292,9 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
             _record_failure(delivery, exc, now, report)
         return report
     unrecorded: list[tuple[Delivery, str]] = []
+    throttle.wait_for(emails.esp_name(), len(live))  # the whole chunk's share of the ESP's rate, once
     try:
         for group in _groups(live, batching):
-            throttle.wait_for(emails.esp_name(), len(group))
             report.requests += 1
             if len(group) > 1:
                 _send_batch(group, connection, now, report)
