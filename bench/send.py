@@ -3,8 +3,9 @@ loopback and a local HTTP stand-in for the ESP's API (answering like Mailgun's m
 endpoint; anymail is pointed at it with MAILGUN_API_URL). Each sender sends the same
 personalised lesson to N readers:
 
-- ours: subscribers.drip.send_deliveries in chunks of 100 — claim, render, send, record —
-  through Django's SMTP backend;
+- ours: subscribers.drip.send_deliveries in chunks of 100 — claim, render, send, journal,
+  record — through the product's SMTP backend (subscribers.smtp: Django's, sending bytes its
+  helper thread prepared while the message before was on the wire);
 - Django's own `send_messages` over one SMTP connection, messages built from the same copy;
 - django-post-office: queue them (`send_many`), then `send_queued()`;
 - raw `smtplib` over one connection, each message built with the standard library;
@@ -46,6 +47,8 @@ TARGETS = {"django": 0.8, "post_office": 1.2, "smtplib": 0.4, "batch": 5.0}
 
 def _serve_sink(port: int, count, stop) -> None:
     from aiosmtpd.controller import Controller
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # not a line per SMTP command
 
     class Handler:
         async def handle_DATA(self, server, session, envelope) -> str:
@@ -244,7 +247,7 @@ def raw_smtplib(copies, port: int) -> float:
 def run(count: int, sink: Sink, esp: EspStandIn) -> None:
     from django.conf import settings
 
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "subscribers.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
     settings.SEND_RATE_PER_SECOND = 0  # the raw pipeline; the rate limit is tested, not benchmarked
     settings.SENDER_POSTAL_ADDRESS = "Pivot Path, 100 Main Street, Portland, OR 97205"

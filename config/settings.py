@@ -138,7 +138,7 @@ if ANYMAIL_ESP and ANYMAIL_ESP not in _ESP_BACKENDS:
 # (a fresh machine) it is Postmark's view: the dev outbox posts Postmark-shaped replies to it.
 INBOUND_ESP = ANYMAIL_ESP or "postmark"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_ESP_BACKENDS.get(ANYMAIL_ESP, "subscribers.outbox.OutboxBackend"))
-# Only for EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (an SMTP relay; the drills' sink).
+# Only for EMAIL_BACKEND=subscribers.smtp.EmailBackend (an SMTP relay; the drills' sink).
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 ANYMAIL = {
@@ -174,6 +174,8 @@ DRIP_STALE_SENDING_SECONDS = env.int("DRIP_STALE_SENDING_SECONDS", default=600)
 DRIP_STALE_PENDING_SECONDS = env.int("DRIP_STALE_PENDING_SECONDS", default=300)
 # How often beat runs the tick (the drills shorten it; production keeps a minute).
 DRIP_TICK_SECONDS = env.float("DRIP_TICK_SECONDS", default=60.0)
+# Where a send chunk notes each accepted message until the database records it (subscribers.journal).
+SEND_JOURNAL_DIR = Path(env.str("SEND_JOURNAL_DIR", default=str(VAR_DIR / "send-journal")))
 DEFAULT_SEND_HOUR = 8
 
 # --- Deliverability -------------------------------------------------------------------

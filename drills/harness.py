@@ -387,7 +387,7 @@ class SmtpSink:
             return sum(count - 1 for count in self.by_message_id.values() if count > 1)
 
     def env(self) -> dict[str, str]:
-        return {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
+        return {"EMAIL_BACKEND": "subscribers.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(self.port)}  # fmt: skip
 
 

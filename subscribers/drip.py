@@ -10,13 +10,19 @@ from __future__ import annotations
 import logging
 import random
 import smtplib
+import sys
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from queue import Empty, Queue
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import connection, transaction
+from django.db import connections as db_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -24,7 +30,7 @@ from course import planner, preview
 from course.schedule import next_weekly_slot
 from course.vocabulary import Kind
 from lessons.catalogue import Catalogue
-from subscribers import audit, emails, throttle
+from subscribers import audit, emails, journal, throttle
 from subscribers.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -194,8 +200,11 @@ def recover_stale(now: datetime) -> int:
     last failed attempt (its task message was lost, e.g. the broker was down), and a
     `sending` row claimed more than DRIP_STALE_SENDING_SECONDS ago (its worker died), are
     queued again, and so is a retry still `pending` RETRY_GRACE after its `retry_at` (its
-    delayed task was lost). `claim_many()` lets exactly one task take each of them.
+    delayed task was lost). `claim_many()` lets exactly one task take each of them. First, the
+    sends that stopped workers left in their journals are recorded (`replay_journals()`), so
+    what was sent is not sent again.
     """
+    replay_journals(now)
     pending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_PENDING_SECONDS)
     sending_cutoff = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
     lost = Q(retry_at__isnull=True) & (
@@ -220,25 +229,32 @@ def claim_many(delivery_ids: list[int], now: datetime) -> list[int]:
     """Take deliveries for sending in one transaction: `pending` ones (whose retry time, if
     any, has come) and `sending` ones whose worker died (claimed more than
     DRIP_STALE_SENDING_SECONDS ago) become `sending`, claimed now. Rows another worker holds are
-    skipped; returns the ids taken."""
+    skipped; returns the ids taken. Before a stale `sending` row is taken, the journals are
+    replayed, so one whose send its dead worker noted is recorded as sent instead."""
     stale = now - timedelta(seconds=settings.DRIP_STALE_SENDING_SECONDS)
     claimable = Q(state=Delivery.State.PENDING) & (Q(retry_at__isnull=True) | Q(retry_at__lte=now)) | Q(
         state=Delivery.State.SENDING, claimed_at__lt=stale
     )
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(claimable, pk__in=delivery_ids)
-            .values_list("pk", "state")
-        )
-        taken = [pk for pk, _ in rows]
-        if taken:
-            Delivery.objects.filter(pk__in=taken).update(
-                state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
+    replayed = False
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Delivery.objects.select_for_update(skip_locked=True)
+                .filter(claimable, pk__in=delivery_ids)
+                .values_list("pk", "state")
             )
-    for pk, state in rows:
-        if state == Delivery.State.SENDING:
-            logger.warning("delivery %s: claimed again after its worker stopped mid-send", pk)
+            reclaiming = [pk for pk, state in rows if state == Delivery.State.SENDING]
+            if not reclaiming or replayed:
+                taken = [pk for pk, _ in rows]
+                if taken:
+                    Delivery.objects.filter(pk__in=taken).update(
+                        state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
+                    )
+                break
+        replay_journals(now)  # outside the claim's transaction: what it records stays recorded
+        replayed = True
+    for pk in reclaiming:
+        logger.warning("delivery %s: claimed again after its worker stopped mid-send", pk)
     return taken
 
 
@@ -259,14 +275,16 @@ def send_delivery(delivery_id: int, now: datetime | None = None) -> str:
 def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> SendReport:
     """Claim, render, send, record a chunk of deliveries (flow 3).
 
-    Readers no longer active are cancelled. The rest go out through one connection to the
-    ESP, held to its rate (subscribers.throttle). Deliveries of one lesson version go out as one
-    batch call when the ESP substitutes per-recipient data itself (emails.batch_capable), else
-    one request each. Sends are recorded as the ESP answers (a batch at once, single sends
-    RECORD_EVERY at a time), so a worker killed mid-chunk resends at most one. Failures
-    are sorted by `is_transient()`: a transient one stays `pending` with a `retry_at`
-    (exponential backoff with jitter, MAX_SEND_ATTEMPTS in all); a permanent one fails the
-    delivery with the reason. A retry claims only what is still unsent.
+    Readers no longer active are cancelled. The rest go out one at a time through one
+    connection to the ESP, held to its rate (subscribers.throttle); deliveries of one lesson
+    version go out as one batch call when the ESP substitutes per-recipient data itself
+    (emails.batch_capable). A helper thread renders each next message while the one before is
+    on the wire (`_prepared`). Each accepted message is noted in the chunk's journal as the ESP
+    answers, and the chunk is recorded in the database once, at its end: a worker killed
+    mid-chunk resends at most the message it was sending (subscribers.journal). Failures are
+    sorted by `is_transient()`: a transient one stays `pending` with a `retry_at` (exponential
+    backoff with jitter, MAX_SEND_ATTEMPTS in all); a permanent one fails the delivery with the
+    reason. A retry claims only what is still unsent.
     """
     now = now or timezone.now()
     report = SendReport({pk: "skipped: already sent, being sent, or gone" for pk in delivery_ids})
@@ -274,7 +292,9 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
     if not claimed:
         return report
     live = []
-    for delivery in Delivery.objects.select_related("subscriber__course", "lesson", "version").filter(pk__in=claimed):
+    # The chunk's few lessons, versions and courses are read once each, not once per delivery.
+    chunk = Delivery.objects.select_related("subscriber").prefetch_related("lesson", "version", "subscriber__course")
+    for delivery in chunk.filter(pk__in=claimed):
         if delivery.subscriber.status != Subscriber.Status.ACTIVE:
             pk = delivery.pk  # delete() clears it
             report.outcomes[pk] = _cancel(delivery, now)
@@ -291,22 +311,18 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
         for delivery in live:
             _record_failure(delivery, exc, now, report)
         return report
-    unrecorded: list[tuple[Delivery, str]] = []
     throttle.wait_for(emails.esp_name(), len(live))  # the whole chunk's share of the ESP's rate, once
+    sent: list[tuple[Delivery, str]] = []
     try:
-        for group in _groups(live, batching):
-            report.requests += 1
-            if len(group) > 1:
-                _send_batch(group, connection, now, report)
-                continue
-            sent = _send_one(group[0], connection, now, report)
-            if sent is not None:
-                unrecorded.append(sent)
-            if len(unrecorded) >= RECORD_EVERY:
-                _record_sent(unrecorded, now, report)
-                unrecorded = []
+        with journal.Journal() as log, _prepared(_groups(live, batching), connection, now) as prepared:
+            for group, message in prepared:
+                report.requests += 1
+                for delivery, provider_id in _send(group, message, now, report):
+                    log.sent(delivery.pk, provider_id, now)
+                    sent.append((delivery, provider_id))
+            _record_sent([(delivery, provider_id, now) for delivery, provider_id in sent], now, report)
+            log.done()
     finally:
-        _record_sent(unrecorded, now, report)
         connection.close()
     return report
 
@@ -320,52 +336,93 @@ def _groups(deliveries: list[Delivery], batching: bool) -> list[list[Delivery]]:
     return list(by_version.values())
 
 
-# One-at-a-time sends are recorded as sent this many at a time. One: a worker killed (or a
-# database lost) mid-chunk resends at most the one message it was sending, with the same
-# Message-ID. Commits are cheap: on PostgreSQL they do not wait for the disk (below).
-RECORD_EVERY = 1
+@contextmanager
+def _prepared(groups: list[list[Delivery]], connection, now: datetime) -> Iterator[Iterator[tuple[list, object]]]:
+    """Each group's message, built by a helper thread one message ahead of the send.
+
+    Building (personalise, MIME, and for a backend with `prepare()` the bytes on the wire) is
+    CPU work; sending is mostly waiting for the ESP's answer, time the helper uses for the next
+    message. Only one message is ever on the wire. The helper reads nothing from the database
+    (the deliveries come with what they need); a message that cannot be built is handed on as
+    the exception, and fails its deliveries."""
+    prepare = getattr(connection, "prepare", None)
+    ahead: Queue = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def build(group: list[Delivery]):
+        try:
+            if len(group) > 1:
+                message = emails.lesson_batch(group, now, connection)
+            else:
+                message = emails.lesson_email(group[0], now)
+            message.connection = connection
+            if prepare is not None:
+                prepare(message)
+            return message
+        except Exception as exc:  # a lesson that cannot be rendered fails its deliveries
+            logger.exception("delivery %s: the message could not be built", group[0].pk)
+            return exc
+
+    def work() -> None:
+        try:
+            for group in groups:
+                if stop.is_set():
+                    break
+                ahead.put((group, build(group)))
+        finally:
+            db_connections.close_all()  # this thread's, should anything have opened one
+            ahead.put(None)
+
+    def messages() -> Iterator[tuple[list, object]]:
+        while (item := ahead.get()) is not None:
+            yield item
+
+    helper = threading.Thread(target=work, name="drip-prepare", daemon=True)
+    switch_interval = sys.getswitchinterval()
+    # The sender needs the GIL back at each of the ESP's answers (four per SMTP message); with
+    # CPython's default 5 ms the helper would keep it that long. 50 us: the sender waits at most
+    # that, measured 15% faster per message (bench/send.py). Restored when the chunk ends.
+    sys.setswitchinterval(SEND_SWITCH_INTERVAL)
+    helper.start()
+    try:
+        yield messages()
+    finally:
+        sys.setswitchinterval(switch_interval)
+        stop.set()
+        while helper.is_alive():  # let it finish a put it may be blocked on
+            with suppress(Empty):
+                ahead.get(timeout=0.1)
+        helper.join()
+
+
+SEND_SWITCH_INTERVAL = 0.00005
 # anymail's per-recipient statuses that mean the ESP will not send (an invalid or suppressed address).
 REFUSED = {"rejected", "invalid", "failed"}
 
 
-def _send_one(delivery: Delivery, connection, now: datetime, report: SendReport) -> tuple[Delivery, str] | None:
-    """Send one delivery; returns it with the ESP's id to record as sent, or None (failure recorded)."""
-    message = emails.lesson_email(delivery, now)
-    message.connection = connection
+def _send(group: list[Delivery], message, now: datetime, report: SendReport) -> list[tuple[Delivery, str]]:
+    """Send one group's message; returns the deliveries the ESP accepted with its id for each
+    (failures are recorded on their rows)."""
+    if isinstance(message, Exception):
+        for delivery in group:
+            _record_failure(delivery, message, now, report)
+        return []
     try:
         message.send()
-    except Exception as exc:  # any ESP or SMTP failure: sorted and recorded on the row
-        _record_failure(delivery, exc, now, report)
-        return None
-    status = getattr(message, "anymail_status", None)
-    if status is not None and status.status and status.status <= REFUSED:
-        refused = PermanentSendError(f"the ESP refused the recipient ({', '.join(status.status)})")
-        _record_failure(delivery, refused, now, report)
-        return None
-    provider_id = (getattr(status, "message_id", None) if status else None) or delivery.message_id
-    return delivery, str(provider_id)
-
-
-def _send_batch(group: list[Delivery], connection, now: datetime, report: SendReport) -> None:
-    message = emails.lesson_batch(group, now)
-    message.connection = connection
-    try:
-        message.send()
-    except Exception as exc:  # the whole call failed: nobody in it was sent
+    except Exception as exc:  # any ESP or SMTP failure: nobody in the call was sent
         for delivery in group:
             _record_failure(delivery, exc, now, report)
-        return
-    statuses = message.anymail_status.recipients
-    sent, refused = [], []
+        return []
+    status = getattr(message, "anymail_status", None)
+    accepted = []
     for delivery in group:
-        status = statuses.get(delivery.subscriber.email)
-        if status is not None and status.status in REFUSED:
-            refused.append(delivery)
+        recipient = status.recipients.get(delivery.subscriber.email) if status is not None else None
+        if recipient is not None and recipient.status in REFUSED:
+            refused = PermanentSendError(f"the ESP refused the recipient ({recipient.status})")
+            _record_failure(delivery, refused, now, report)
         else:
-            sent.append((delivery, str((status.message_id if status else None) or delivery.message_id)))
-    _record_sent(sent, now, report)
-    for delivery in refused:
-        _record_failure(delivery, PermanentSendError("the ESP refused this recipient"), now, report)
+            accepted.append((delivery, str((recipient.message_id if recipient else None) or delivery.message_id)))
+    return accepted
 
 
 def _cancel(delivery: Delivery, now: datetime) -> str:
@@ -379,39 +436,78 @@ def _cancel(delivery: Delivery, now: datetime) -> str:
     return f"cancelled: reader is {subscriber.status}"
 
 
-def _record_sent(sent: list[tuple[Delivery, str]], now: datetime, report: SendReport) -> None:
-    """Mark deliveries sent and move each reader to their next weekly slot, in one transaction.
+def replay_journals(now: datetime | None = None) -> int:
+    """Record the sends that journals hold and the database does not (a worker died, or lost
+    the database, between the ESP's answer and the end of its chunk); delete the journals whose
+    owner is gone. Returns how many deliveries it recorded as sent."""
+    now = now or timezone.now()
+    entries, orphaned = journal.read_all()
+    by_delivery = {entry.delivery_id: entry for entry in entries}
+    recorded = 0
+    if by_delivery:
+        waiting = Delivery.objects.select_related("subscriber__course", "lesson").filter(
+            pk__in=list(by_delivery), state=Delivery.State.SENDING
+        )
+        sent = [(d, by_delivery[d.pk].provider_id, by_delivery[d.pk].at) for d in waiting]
+        report = SendReport()
+        _record_sent(sent, now, report)
+        recorded = len(sent)
+        if recorded:
+            logger.warning("recorded %d sends from the journals of stopped workers", recorded)
+    for path in orphaned:
+        path.unlink(missing_ok=True)
+    return recorded
 
-    Per-row values go out as `executemany`, not a CASE per row; each UPDATE is conditional
-    (still `sending`; reader still active with nothing scheduled), so a concurrent pause or stop
-    wins without a lock. On PostgreSQL the statements travel in one pipeline (one round trip)
-    and the commit does not wait for the disk: a worker crash loses nothing; only a crash of
-    the database server itself within ~0.2 s (wal_writer_delay) can forget that a message was
-    sent, and then it is resent with the same Message-ID, which mail clients fold.
+
+def _record_sent(sent: list[tuple[Delivery, str, datetime]], now: datetime, report: SendReport) -> None:
+    """Mark deliveries sent (each with the ESP's id and when it was sent) and move each reader
+    to their next weekly slot, in one transaction.
+
+    Each UPDATE is conditional (still `sending`; reader still active with nothing scheduled),
+    so a concurrent pause or stop wins without a lock, and recording a send twice changes
+    nothing. On PostgreSQL each table takes one statement whose rows come as arrays (elsewhere
+    `executemany`), all in one pipeline, and the commit does not wait for the disk: the chunk's
+    journal is kept until this returns, and only a crash of the database server itself within
+    ~0.2 s (wal_writer_delay) of it can forget a send, which is then sent again with the same
+    Message-ID, which mail clients fold.
     """
     if not sent:
         return
-    finishing = [delivery for delivery, _ in sent if delivery.lesson.kind == Kind.COMPLETION]
+    finishing = [delivery for delivery, _, _ in sent if delivery.lesson.kind == Kind.COMPLETION]
     at = connection.ops.adapt_datetimefield_value  # raw SQL: the database's own datetime form
-    deliveries = [(at(now), d.message_id, provider_id[:255], d.pk) for d, provider_id in sent]
-    readers = [(at(next_slot(d.subscriber, now)), at(now), d.subscriber_id) for d, _ in sent if d not in finishing]
-    statements = [
-        (f"UPDATE {Delivery._meta.db_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
-         "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'", deliveries),
-        (f"UPDATE {Subscriber._meta.db_table} SET next_send_at = %s, updated_at = %s "
-         "WHERE id = %s AND status = 'active' AND next_send_at IS NULL", readers),
-    ]  # fmt: skip
+    deliveries = [(at(when), d.message_id or emails.delivery_message_id(d), provider_id[:255], d.pk)
+                  for d, provider_id, when in sent]  # fmt: skip
+    readers = [(at(next_slot(d.subscriber, when)), at(now), d.subscriber_id) for d, _, when in sent
+               if d not in finishing]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with connection.connection.pipeline():
+            with connection.connection.pipeline():  # one round trip
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-                for sql, rows in statements:
-                    if rows:
-                        cursor.executemany(sql, rows)
+                cursor.execute(
+                    f"UPDATE {Delivery._meta.db_table} AS d SET state = 'sent', sent_at = v.sent_at, error = '', "
+                    "retry_at = NULL, message_id = v.message_id, provider_message_id = v.provider_message_id "
+                    "FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::bigint[]) "
+                    "AS v(sent_at, message_id, provider_message_id, id) WHERE d.id = v.id AND d.state = 'sending'",
+                    [list(column) for column in zip(*deliveries, strict=True)],
+                )
+                if readers:
+                    cursor.execute(
+                        f"UPDATE {Subscriber._meta.db_table} AS s SET next_send_at = v.next_send_at, updated_at = %s "
+                        "FROM unnest(%s::timestamptz[], %s::bigint[]) AS v(next_send_at, id) "
+                        "WHERE s.id = v.id AND s.status = 'active' AND s.next_send_at IS NULL",
+                        [at(now), [slot for slot, _, _ in readers], [pk for _, _, pk in readers]],
+                    )
         else:
-            for sql, rows in statements:
-                if rows:
-                    cursor.executemany(sql, rows)
+            cursor.executemany(
+                f"UPDATE {Delivery._meta.db_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
+                "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'",
+                deliveries,
+            )
+            cursor.executemany(
+                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = %s, updated_at = %s "
+                "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
+                readers,
+            )
         if finishing:
             for subscriber in Subscriber.objects.select_for_update().filter(
                 pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE
@@ -421,7 +517,7 @@ def _record_sent(sent: list[tuple[Delivery, str]], now: datetime, report: SendRe
                 audit.record(
                     subscriber, "status", before="active", after="completed", why="completion email sent", at=now
                 )
-    for delivery, _ in sent:
+    for delivery, _, _ in sent:
         report.outcomes[delivery.pk] = "sent"
 
 

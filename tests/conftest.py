@@ -41,6 +41,13 @@ def local_outbox(settings):
     settings.EMAIL_BACKEND = "subscribers.outbox.OutboxBackend"
 
 
+@pytest.fixture(autouse=True)
+def send_journals(settings, tmp_path) -> Path:
+    """Each test's own send journals, so no test replays another's."""
+    settings.SEND_JOURNAL_DIR = tmp_path / "send-journal"
+    return settings.SEND_JOURNAL_DIR
+
+
 @pytest.fixture
 def course(db) -> Course:
     (report,) = import_path(TEST_COURSE)
