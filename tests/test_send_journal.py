@@ -22,6 +22,10 @@ class WorkerKilled(BaseException):
     the worker's files (which releases its journal lock)."""
 
 
+def killed(*args, **kwargs):
+    raise WorkerKilled
+
+
 @pytest.fixture
 def readers(course):
     return [enrol(course, f"reader{i}@example.com", first_name=f"Reader{i}") for i in range(3)]
@@ -35,10 +39,6 @@ def test_sends_a_dead_worker_noted_are_recorded_by_the_next_tick_and_never_sent_
     readers, monkeypatch, send_journals
 ):
     ids = drip.tick(queue=False).delivery_ids
-
-    def killed(*args, **kwargs):
-        raise WorkerKilled
-
     with monkeypatch.context() as patch:
         patch.setattr(drip, "_record_sent", killed)
         with pytest.raises(WorkerKilled):
@@ -61,7 +61,7 @@ def test_sends_a_dead_worker_noted_are_recorded_by_the_next_tick_and_never_sent_
 def test_a_stale_claim_records_what_the_journal_holds_instead_of_sending_again(readers, monkeypatch):
     ids = drip.tick(queue=False).delivery_ids
     with monkeypatch.context() as patch:
-        patch.setattr(drip, "_record_sent", lambda *a, **k: (_ for _ in ()).throw(WorkerKilled()))
+        patch.setattr(drip, "_record_sent", killed)
         with pytest.raises(WorkerKilled):
             drip.send_deliveries(ids)
 
