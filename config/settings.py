@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "course",
     "lessons",
     "subscribers",
+    "config.apps.PivotPathConfig",  # the project's system checks (config.checks)
 ]
 
 MIDDLEWARE = [
@@ -176,7 +177,11 @@ DRIP_STALE_PENDING_SECONDS = env.int("DRIP_STALE_PENDING_SECONDS", default=300)
 DRIP_TICK_SECONDS = env.float("DRIP_TICK_SECONDS", default=60.0)
 # Where a send chunk notes each accepted message until the database records it (subscribers.journal).
 SEND_JOURNAL_DIR = Path(env.str("SEND_JOURNAL_DIR", default=str(VAR_DIR / "send-journal")))
-DEFAULT_SEND_HOUR = 8
+# The local hour weekly emails go out at when an enrolment names none (manage.py enroll).
+_send_hour = env.str("DEFAULT_SEND_HOUR", default="8").strip()
+if not (_send_hour.isdigit() and 0 <= int(_send_hour) <= 23):
+    sys.exit(f"Pivot Path: DEFAULT_SEND_HOUR must be a whole hour from 0 to 23 (got {_send_hour!r}).")
+DEFAULT_SEND_HOUR = int(_send_hour)
 
 # --- Deliverability -------------------------------------------------------------------
 # The sender's postal address, printed in every course email's footer (CAN-SPAM and the

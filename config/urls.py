@@ -1,16 +1,22 @@
 from __future__ import annotations
 
 import logging
-from functools import wraps
+from collections.abc import Callable
 
-from anymail.exceptions import AnymailError
-from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView, AmazonSESTrackingWebhookView
+from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
+from anymail.webhooks.amazon_ses import (
+    AmazonSESInboundWebhookView,
+    AmazonSESTrackingWebhookView,
+    AnymailBotoClientAPIError,
+)
 from anymail.webhooks.mailgun import MailgunInboundWebhookView, MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView, PostmarkTrackingWebhookView
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
+from django.views import View
 
 from subscribers import ops_views, outbox_views, preference_views, signup_views, views
 from subscribers.esp_payloads import INBOUND_PATHS
@@ -35,30 +41,68 @@ TRACKING_VIEWS = {
 }
 
 
-def answer_malformed(view):
-    """A webhook payload the ESP view cannot parse gets a 400 naming the problem, not a 500 (so it is not retried)."""
+# What anymail raises while it reads an ESP's payload it cannot make sense of: bad JSON, a field
+# the ESP's format requires missing or of the wrong type, an address it cannot parse.
+PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, AnymailError)
+# Not the sender's fault even so: a failed signature or basic auth is anymail's own 400 (Django's
+# SuspiciousOperation), and an error from the ESP's API while anymail fetches the message (SES's S3
+# download) is worth a retry.
+NOT_MALFORMED = (AnymailWebhookValidationFailure, AnymailBotoClientAPIError)
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+
+class MalformedPayload(Exception):
+    """anymail's validators or parser could not read the payload (the cause is chained)."""
+
+
+class AnswerMalformed:
+    """Mixed into anymail's webhook views. Only what anymail raises while validating and parsing
+    is turned into a 400 (not retried); anything raised while the signal runs our receivers
+    (subscribers.inbound, subscribers.tracking) is our bug or outage: a 500 with its traceback
+    logged, so the ESP retries."""
+
+    def run_validators(self, request: HttpRequest) -> None:
         try:
-            return view(request, *args, **kwargs)
-        except (ValueError, KeyError, TypeError, AttributeError, AnymailError) as exc:
-            logger.warning("webhook %s: malformed payload: %s", request.path, exc)
-            return HttpResponseBadRequest(f"Malformed webhook payload: {type(exc).__name__}")
+            super().run_validators(request)
+        except NOT_MALFORMED:
+            raise
+        except PARSE_ERRORS as exc:
+            raise MalformedPayload from exc
 
-    return wrapped
+    def parse_events(self, request: HttpRequest) -> list:
+        try:
+            return list(super().parse_events(request))
+        except NOT_MALFORMED:
+            raise
+        except PARSE_ERRORS as exc:
+            raise MalformedPayload from exc
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return super().post(request, *args, **kwargs)
+        except MalformedPayload as exc:
+            cause = exc.__cause__
+            logger.warning("webhook %s: malformed payload: %s: %s", request.path, type(cause).__name__, cause)
+            return HttpResponseBadRequest(f"Malformed webhook payload: {type(cause).__name__}")
+        except SuspiciousOperation:  # failed verification, an oversized body: Django's 400
+            raise
+        except Exception:
+            logger.exception("webhook %s: failed on our side; answering 500 so the ESP retries", request.path)
+            raise
+
+
+def webhook_view(view_class: type[View]) -> Callable[..., HttpResponse]:
+    """One of anymail's webhook views with AnswerMalformed mixed in."""
+    return type(view_class.__name__, (AnswerMalformed, view_class), {"__module__": __name__}).as_view()
 
 
 def inbound_webhook(esp: str) -> URLPattern:
     """anymail's own inbound view for one ESP (it verifies, normalises and sends the `inbound` signal)."""
-    return path(INBOUND_PATHS[esp].lstrip("/"), answer_malformed(INBOUND_VIEWS[esp].as_view()), name=f"inbound-{esp}")
+    return path(INBOUND_PATHS[esp].lstrip("/"), webhook_view(INBOUND_VIEWS[esp]), name=f"inbound-{esp}")
 
 
 def tracking_webhook(esp: str) -> URLPattern:
     """anymail's tracking view for one ESP (verifies, normalises, sends the `tracking` signal)."""
-    return path(
-        TRACKING_PATHS[esp].lstrip("/"), answer_malformed(TRACKING_VIEWS[esp].as_view()), name=f"tracking-{esp}"
-    )
+    return path(TRACKING_PATHS[esp].lstrip("/"), webhook_view(TRACKING_VIEWS[esp]), name=f"tracking-{esp}")
 
 
 urlpatterns = [

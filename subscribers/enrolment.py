@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ class Intake:
     stage: str = Stage.DECIDING
     destination: str = Destination.UNDECIDED
     time_zone: str = "UTC"
-    send_hour: int = 8
+    send_hour: int = field(default_factory=lambda: settings.DEFAULT_SEND_HOUR)
 
     def problems(self) -> list[str]:
         problems = []

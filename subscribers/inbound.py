@@ -4,7 +4,8 @@
    (unique: a duplicate is dropped) and queues `process()` after commit. Bad mail never raises.
 2. `process()` — drops auto-replies and bounces, checks the signed reply address and the
    sender, extracts the new text, understands it, and applies it in one transaction with
-   audit rows (subscribers.changes); then sends the confirmation with its undo link.
+   audit rows (subscribers.changes); after commit, queues the confirmation with its undo link
+   (`send_confirmation()`, a retried task: subscribers.tasks.send_reply_confirmation).
    Anything unclear changes nothing and goes to the review queue with the reason.
 3. `undo()` and `resolve()` — the reader's undo link and the admin review actions.
 """
@@ -17,10 +18,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import getaddresses, parseaddr
+from functools import partial
 
 import inscriptis
 import lxml.html
 from anymail.inbound import AnymailInboundMessage
+from celery import signature
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
@@ -40,6 +43,9 @@ STALE_RECEIVED = timedelta(minutes=2)
 # Quotes below this many characters of new text are all mail-parser-reply reads (bounds its regexes).
 MAX_TEXT = 20_000
 REPLY_LANGUAGES = ["en", "es", "fr", "de"]
+CONFIRMATION_TASK = "subscribers.tasks.send_reply_confirmation"
+# A confirmation claimed this long ago by a worker that died may be claimed again.
+CONFIRMATION_CLAIM = timedelta(minutes=10)
 
 AUTO_SUBJECT_RE = re.compile(
     r"\b(?:out of (?:the )?office|ooo|automatic reply|auto(?:matic)?[- ]?(?:reply|response|responder)|autoreply"
@@ -329,8 +335,8 @@ def process(reply_id: int, now: datetime | None = None) -> str:
                 reply.applied = {"changes": [c.as_dict() for c in made], "by": "reader"}
                 reply.reason = "" if made else "nothing to change: the reader was already there"
         reply.save()
-    if made and reading.confirm:
-        send_confirmation(reply, made)
+        if made and reading.confirm:
+            transaction.on_commit(partial(queue_confirmation, reply.pk), robust=True)
     logger.info("reply %s: %s %s", reply.pk, reply.status, reply.reason)
     return f"{reply.status}: {reply.reason or ', '.join(f'{c.what} {c.before} → {c.after}' for c in made)}"
 
@@ -354,12 +360,58 @@ def _apply(subscriber: Subscriber, understanding: Understanding, *, actor: str, 
     return [change for change in made if change is not None]
 
 
-def send_confirmation(reply: Reply, made: list[changes.Change]) -> None:
-    """Tell the reader what changed, with the undo link. After commit; a failure is logged, not retried."""
+# --- Confirmation ------------------------------------------------------------------------------
+
+
+def queue_confirmation(reply_id: int) -> None:
+    """Queue the confirmation task by its name (subscribers.tasks imports this module, not the reverse)."""
+    signature(CONFIRMATION_TASK, args=(reply_id,)).apply_async()
+
+
+def send_confirmation(reply_id: int, now: datetime | None = None) -> str:
+    """Tell the reader what their reply changed, with the undo link, once.
+
+    The email is rebuilt from the stored reply (`applied["changes"]`). The send is claimed on the
+    row first (`applied["confirmation"]`), so a second run finds it sent, or being sent, and sends
+    nothing; a failed send releases the claim and raises, for the task to retry or give up."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").filter(pk=reply_id).first()
+        if reply is None or reply.subscriber is None or not reply.applied.get("changes"):
+            return "skipped: nothing to confirm"
+        if reply.undone_at is not None:
+            return "skipped: undone already"
+        claim = reply.applied.get("confirmation", {})
+        if "sent_at" in claim:
+            return "skipped: sent already"
+        if "claimed_at" in claim and datetime.fromisoformat(claim["claimed_at"]) > now - CONFIRMATION_CLAIM:
+            return "skipped: being sent"
+        claimed_at = now.isoformat()
+        reply.applied = {**reply.applied, "confirmation": {"claimed_at": claimed_at}}
+        reply.save(update_fields=["applied"])
+    made = [changes.Change(**item) for item in reply.applied["changes"]]
     try:
         emails.reply_confirmation(reply, made, undo_url(reply)).send()
-    except Exception as exc:  # the change stands; the reader can still use their preferences page
-        logger.warning("reply %s: confirmation not sent: %s", reply.pk, exc)
+    except Exception:
+        _settle_claim(reply_id, claimed_at, None)
+        raise
+    _settle_claim(reply_id, claimed_at, {"sent_at": now.isoformat()})
+    return "sent"
+
+
+def _settle_claim(reply_id: int, claimed_at: str, note: dict | None) -> None:
+    """Record the send (note) or release the claim (None), unless a review decision replaced it meanwhile."""
+    with transaction.atomic():
+        reply = Reply.objects.select_for_update().get(pk=reply_id)
+        applied = dict(reply.applied)
+        if applied.get("confirmation", {}).get("claimed_at") != claimed_at:
+            return
+        if note is None:
+            del applied["confirmation"]
+        else:
+            applied["confirmation"] = note
+        reply.applied = applied
+        reply.save(update_fields=["applied"])
 
 
 # --- Undo and review --------------------------------------------------------------------------
@@ -424,8 +476,8 @@ def resolve(
         reply.status, reply.processed_at = Reply.Status.APPLIED, now
         reply.applied = {"changes": [c.as_dict() for c in made], "by": actor}
         reply.save(update_fields=["status", "processed_at", "applied"])
-    if made:
-        send_confirmation(reply, made)
+        if made:
+            transaction.on_commit(partial(queue_confirmation, reply.pk), robust=True)
     return made
 
 

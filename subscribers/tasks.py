@@ -49,6 +49,47 @@ def process_reply(reply_id: int) -> str:
     return outcome
 
 
+class TransientSendError(Exception):
+    """A send failure that may pass if tried again (subscribers.drip.is_transient): retried with backoff."""
+
+
+@shared_task(
+    bind=True,
+    name="subscribers.tasks.send_reply_confirmation",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientSendError,),
+    max_retries=5,
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def send_reply_confirmation(self, reply_id: int) -> str:
+    """Send one reply's confirmation (subscribers.inbound.send_confirmation), queued after the reply
+    is applied. A transient ESP failure is retried 5 times, waiting a random part of 30 s, 1, 2, 4
+    and 8 min; a permanent one, or the last retry, is logged and dropped (the change stands; the
+    reader has their preferences page)."""
+    from subscribers import inbound
+
+    try:
+        outcome = inbound.send_confirmation(reply_id)
+    except Exception as exc:
+        if not drip.is_transient(exc):
+            logger.exception("reply %s: confirmation not sent, permanent error (not retried): %s", reply_id, exc)
+            return "failed"
+        if self.request.retries >= self.max_retries:
+            logger.error(
+                "reply %s: confirmation not sent, giving up after %s attempts: %s",
+                reply_id, self.request.retries + 1, exc,
+            )  # fmt: skip
+            return "gave up"
+        logger.warning("reply %s: confirmation not sent, will retry: %s", reply_id, exc)
+        raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+    logger.info("reply %s: confirmation %s", reply_id, outcome)
+    return outcome
+
+
 @shared_task(name="subscribers.tasks.recover_replies", ignore_result=True)
 def recover_replies() -> str:
     from subscribers import inbound

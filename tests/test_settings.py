@@ -1,4 +1,5 @@
-"""Start-up refuses unsafe production settings; the deploy check is clean when configured."""
+"""Start-up refuses unsafe production settings; the system checks (config.checks) warn about
+the rest; the deploy check is clean when configured."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+from django.core.checks import run_checks
+from django.core.management import call_command
+
+from subscribers.enrolment import Intake
+from subscribers.models import Subscriber
 from tests.conftest import ROOT
 
 PRODUCTION = {
@@ -13,6 +20,13 @@ PRODUCTION = {
     "SECRET_KEY": "a-private-production-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "SITE_URL": "https://course.example.com",
     "ALLOWED_HOSTS": "course.example.com",
+    "SENDER_POSTAL_ADDRESS": "Pivot Path, 100 Main Street, Suite 5, Portland, OR 97205, USA",
+}
+WITH_POSTMARK = {
+    "ANYMAIL_ESP": "postmark",
+    "POSTMARK_SERVER_TOKEN": "postmark-server-token",
+    "ANYMAIL_WEBHOOK_SECRET": "esp:webhook-password",
+    "REPLY_DOMAIN": "reply.course.example.com",
 }
 
 
@@ -61,3 +75,130 @@ def test_start_up_refuses_the_local_checkout_in_production():
     assert result.stderr.strip().splitlines() == [
         "Pivot Path: LOCAL_CHECKOUT enrols readers without payment; it is refused with DEBUG off."
     ]
+
+
+def test_the_deploy_check_is_clean_in_production_with_an_esp():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, **WITH_POSTMARK)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_checks_run_at_start_up_and_warn_without_stopping_it():
+    result = manage("check", **PRODUCTION, ANYMAIL_ESP="postmark", POSTMARK_SERVER_TOKEN="token")
+    assert result.returncode == 0
+    assert "(pivotpath.W003) ANYMAIL_ESP is postmark but ANYMAIL_WEBHOOK_SECRET is empty" in result.stderr
+    assert "(pivotpath.W005) REPLY_DOMAIN is reply.pivotpath.localhost" in result.stderr
+    assert "pivotpath.W002" not in result.stderr
+
+
+@pytest.mark.parametrize("hour", ["24", "-1", "seven", ""])
+def test_start_up_refuses_a_default_send_hour_that_is_not_an_hour(hour):
+    result = manage("check", DEBUG="true", DEFAULT_SEND_HOUR=hour)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Pivot Path: DEFAULT_SEND_HOUR must be a whole hour from 0 to 23 (got {hour!r})."
+    ]
+
+
+# --- System checks (config.checks), in process ---------------------------------------------
+
+
+@pytest.fixture
+def production(settings):
+    """Settings a configured production machine has: no pivotpath check fires."""
+    settings.DEBUG = False
+    settings.SITE_URL = "https://course.example.com"
+    settings.SENDER_POSTAL_ADDRESS = PRODUCTION["SENDER_POSTAL_ADDRESS"]
+    settings.ANYMAIL_ESP = "postmark"
+    settings.EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    settings.REPLY_DOMAIN = "reply.course.example.com"
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "POSTMARK_SERVER_TOKEN": "postmark-server-token",
+        "MAILGUN_API_KEY": "",
+        "MAILGUN_SENDER_DOMAIN": "",
+        "WEBHOOK_SECRET": ["esp:webhook-password"],
+    }
+    return settings
+
+
+def pivotpath_checks():
+    messages = run_checks(tags=["pivotpath"], include_deployment_checks=True)
+    assert all(message.hint for message in messages)
+    return {message.id: message.msg for message in messages}
+
+
+def test_a_configured_production_machine_has_no_warnings(production):
+    assert pivotpath_checks() == {}
+
+
+def test_w001_an_empty_postal_address_with_debug_off(production):
+    production.SENDER_POSTAL_ADDRESS = " "
+    assert list(pivotpath_checks()) == ["pivotpath.W001"]
+    production.DEBUG = True
+    assert pivotpath_checks() == {}
+
+
+def test_w002_the_esp_chosen_without_its_keys(production):
+    production.ANYMAIL = {**production.ANYMAIL, "POSTMARK_SERVER_TOKEN": ""}
+    assert pivotpath_checks() == {
+        "pivotpath.W002": "ANYMAIL_ESP is postmark but POSTMARK_SERVER_TOKEN is empty: "
+        "sending through postmark will fail."
+    }
+
+    production.ANYMAIL_ESP, production.EMAIL_BACKEND = "mailgun", "anymail.backends.mailgun.EmailBackend"
+    assert "MAILGUN_API_KEY and MAILGUN_SENDER_DOMAIN are empty" in pivotpath_checks()["pivotpath.W002"]
+    production.ANYMAIL = {**production.ANYMAIL, "MAILGUN_API_KEY": "key", "MAILGUN_SENDER_DOMAIN": "mg.example.com"}
+    assert pivotpath_checks() == {}
+
+
+def test_w002_is_quiet_for_ses_and_for_another_email_backend(production):
+    production.ANYMAIL = {**production.ANYMAIL, "POSTMARK_SERVER_TOKEN": ""}
+    production.EMAIL_BACKEND = "subscribers.smtp.EmailBackend"
+    assert pivotpath_checks() == {}
+    production.ANYMAIL_ESP, production.EMAIL_BACKEND = "amazon_ses", "anymail.backends.amazon_ses.EmailBackend"
+    assert pivotpath_checks() == {}
+
+
+def test_w003_an_esp_without_a_webhook_secret(production):
+    production.ANYMAIL = {**production.ANYMAIL, "WEBHOOK_SECRET": []}
+    assert list(pivotpath_checks()) == ["pivotpath.W003"]
+    production.ANYMAIL_ESP = ""
+    assert pivotpath_checks() == {}
+
+
+def test_w004_the_default_site_url_with_debug_off(production):
+    production.SITE_URL = "http://127.0.0.1:8000"
+    assert pivotpath_checks() == {
+        "pivotpath.W004": "SITE_URL is http://127.0.0.1:8000, this machine: the undo, preferences and "
+        "unsubscribe links in every email lead readers nowhere."
+    }
+    production.SITE_URL = "http://pivotpath.localhost"
+    assert list(pivotpath_checks()) == ["pivotpath.W004"]
+    production.DEBUG = True
+    assert pivotpath_checks() == {}
+
+
+def test_w005_the_default_reply_domain_with_an_esp(production):
+    production.REPLY_DOMAIN = "reply.pivotpath.localhost"
+    assert list(pivotpath_checks()) == ["pivotpath.W005"]
+    production.ANYMAIL_ESP = ""
+    assert pivotpath_checks() == {}
+
+
+def test_the_deployment_checks_wait_for_check_deploy(production):
+    production.SENDER_POSTAL_ADDRESS, production.SITE_URL = "", "http://127.0.0.1:8000"
+    assert run_checks(tags=["pivotpath"]) == []
+    assert len(run_checks(tags=["pivotpath"], include_deployment_checks=True)) == 2
+
+
+# --- DEFAULT_SEND_HOUR ------------------------------------------------------------------------
+
+
+def test_enrolments_that_name_no_hour_get_the_default_send_hour(course, settings):
+    settings.DEFAULT_SEND_HOUR = 6
+    assert Intake(email="x@example.com").send_hour == 6
+    assert Intake(email="x@example.com", send_hour=20).send_hour == 20
+
+    call_command("enroll", "erin@example.com", "--course", "test-course")
+    assert Subscriber.objects.get(email="erin@example.com").send_hour == 6

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from course.models import Course
@@ -25,7 +26,12 @@ class Command(BaseCommand):
             "--destination", default=Destination.UNDECIDED, help=f"One of: {', '.join(Destination.values)}."
         )
         parser.add_argument("--tz", default="UTC", help="IANA time zone, e.g. America/New_York (default UTC).")
-        parser.add_argument("--hour", type=int, default=8, help="Local hour 0-23 for weekly emails (default 8).")
+        parser.add_argument(
+            "--hour",
+            type=int,
+            default=settings.DEFAULT_SEND_HOUR,
+            help=f"Local hour 0-23 for weekly emails (default DEFAULT_SEND_HOUR, now {settings.DEFAULT_SEND_HOUR}).",
+        )
 
     def handle(self, *args, **options) -> None:
         course = Course.objects.filter(slug=options["course"]).first()
