@@ -110,7 +110,7 @@ def seed(readers: int, per_reader: int) -> None:
 _TABLES = ["subscribers_subscriber", "subscribers_delivery", "subscribers_reply", "subscribers_event"]
 _COPY = {
     "subscribers_subscriber": "id, course_id, email, first_name, specialty, status, stage, destination, time_zone, "
-    "send_hour, send_weekday, enrolled_at, paused_for, created_at, updated_at",
+    "send_hour, send_weekday, enrolled_at, paused_slots, created_at, updated_at",
     "subscribers_delivery": "id, subscriber_id, lesson_id, version_id, state, due_at, course_week, course_month, "
     "created_at, claimed_at, sent_at, attempts, error, outcome, outcome_at, reason, message_id, provider_message_id",
     "subscribers_reply": "id, subscriber_id, delivery_id, message_id, status, received_at, sender, recipient, subject, "

@@ -97,6 +97,7 @@ def run(readers: int) -> None:
     Subscriber.objects.update(next_send_at=now)
     sample = 1_000
     from course import planner
+    from subscribers.course_time import reader_state
     from subscribers.tasks import send_deliveries
 
     catalogue = Catalogue.load()
@@ -106,7 +107,7 @@ def run(readers: int) -> None:
             subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
             history = [planner.Sent(d.lesson_id, d.lesson.kind, d.course_week, d.course_month)
                        for d in subscriber.deliveries.select_related("lesson")]  # fmt: skip
-            choice = planner.next_email(drip.reader_state(subscriber), catalogue.rules[course.pk],
+            choice = planner.next_email(reader_state(subscriber), catalogue.rules[course.pk],
                                         catalogue.lessons[course.pk], history, now)  # fmt: skip
             delivery = Delivery.objects.create(subscriber=subscriber, lesson_id=choice.lesson.id,
                                                version_id=catalogue.versions[choice.lesson.id], due_at=now)  # fmt: skip

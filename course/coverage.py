@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from course.planner import LessonInfo, Reader, Rules
-from course.preview import Timing, preview
+from course.preview import preview
+from course.schedule import CourseClock, Timing
 from course.vocabulary import ANY, Destination, Kind, Stage
 
 # A reader who stays at one of these stages for the whole course must still get an email every week.
@@ -53,9 +54,7 @@ def course_map(rules: Rules, catalogue: Sequence[LessonInfo]) -> CourseMap:
 
 def path_gaps(rules: Rules, catalogue: Sequence[LessonInfo], stage: str, destination: str) -> list[Gap]:
     """Weeks in which a reader who stays at `stage` on `destination` all course gets nothing."""
-    reader = Reader(stage=stage, destination=destination, enrolled_at=_START)
-    slots = preview(
-        reader, rules, catalogue, [], start=_START, timing=Timing("UTC", _START.weekday(), _START.hour),
-        weeks=rules.length_months * 5,
-    )  # fmt: skip
+    timing = Timing("UTC", _START.weekday(), _START.hour)
+    reader = Reader(stage=stage, destination=destination, clock=CourseClock(_START, timing))
+    slots = preview(reader, rules, catalogue, [], start=_START, timing=timing, weeks=rules.length_months * 5)
     return [Gap(str(stage), str(destination), slot.week, slot.month) for slot in slots if slot.lesson is None]

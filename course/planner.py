@@ -22,7 +22,8 @@ get in this weekly slot, or none, with the reason. The rules, in order:
    for an interviewing reader the searching lessons (the search goes on while interviewing).
 7. Nothing fits → no email this slot.
 
-Course time excludes paused time. Lessons are never repeated: `history` holds every lesson
+Course time is counted in weekly slots since the enrolment slot, paused slots excluded
+(course.schedule). Lessons are never repeated: `history` holds every lesson
 already delivered or in flight, so a destination switch changes the track from the next email
 on, and a lesson published later reaches readers mid-course as soon as it fits them. The
 caller sends at most one course email per weekly slot.
@@ -32,9 +33,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from course.schedule import active_time, course_month, course_week
+from course.schedule import CourseClock
 from course.vocabulary import ANY, Kind, Stage
 
 # The month a stage usually starts (COURSE.md timeline): a reader who reaches a stage earlier
@@ -89,15 +90,13 @@ class Rules:
 class Reader:
     stage: str
     destination: str
-    enrolled_at: datetime
-    paused_for: timedelta = timedelta(0)
-    paused_at: datetime | None = None
+    clock: CourseClock  # course weeks and months, counted in weekly slots (course.schedule)
 
     def month(self, now: datetime) -> int:
-        return course_month(self.enrolled_at, now, self.paused_for, self.paused_at)
+        return self.clock.month(now)
 
     def week(self, now: datetime) -> int:
-        return course_week(active_time(self.enrolled_at, now, self.paused_for, self.paused_at))
+        return self.clock.week(now)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from course.planner import Choice, LessonInfo, Reader, Rules, Sent, next_email
-from course.schedule import next_weekly_slot
+from course.schedule import Timing, next_slot
 
 
 @dataclass(frozen=True)
@@ -20,13 +20,6 @@ class Slot:
     month: int
     lesson: LessonInfo | None
     reason: str
-
-
-@dataclass(frozen=True)
-class Timing:
-    time_zone: str
-    weekday: int
-    hour: int
 
 
 def preview(
@@ -55,5 +48,5 @@ def preview(
             break
         if choice.lesson is not None:
             sent.append(Sent(choice.lesson.id, choice.lesson.kind, week, month))
-        at = next_weekly_slot(at, timing.time_zone, timing.weekday, timing.hour)
+        at = next_slot(at, timing)
     return slots

@@ -129,7 +129,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     refunded_emails = {s.email for s in signups[PAID:]}
     lost = len(paid_emails - set(enrolled))
     wrongly_enrolled = len(refunded_emails & set(Subscriber.objects.values_list("email", flat=True)))
-    stage_changes = Counter(Event.objects.filter(what="stage").values_list("subscriber__email", flat=True))
+    stage_changes = Counter(Event.objects.filter(what="stage_changed").values_list("subscriber__email", flat=True))
     confirmations = Counter(
         OutboxMessage.objects.filter(subject__startswith="Re: ").values_list("recipient", flat=True)
     )
@@ -138,7 +138,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     duplicates = sum(c - 1 for c in enrolled.values() if c > 1) + sum(c - 1 for c in stage_changes.values() if c > 1)
     duplicates += sum(c - 1 for c in confirmations.values() if c > 1) + max(0, Reply.objects.count() - REPLIERS)
     tracking_events = TrackingEvent.objects.count()
-    suppressions = Event.objects.filter(subscriber=tracked_reader, what="status", after="suppressed").count()
+    suppressions = Event.objects.filter(subscriber=tracked_reader, what="status_changed", after="suppressed").count()
     lost += max(0, len(webhooks.TRACKING) - tracking_events) + (0 if suppressions else 1)
     duplicates += max(0, tracking_events - len(webhooks.TRACKING)) + max(0, suppressions - 1)
     distinct_events = 2 * (PAID + REFUNDED_FIRST) + REFUNDED_FIRST

@@ -57,7 +57,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_filter = ["course", "status", "stage", "destination"]
     search_fields = ["email", "first_name"]
     readonly_fields = [
-        "enrolled_at", "paused_at", "paused_for", "next_send_at", "created_at", "updated_at", "coming_emails"
+        "enrolled_at", "paused_at", "paused_slots", "next_send_at", "created_at", "updated_at", "coming_emails"
     ]  # fmt: skip
     inlines = [PaymentInline, DeliveryInline, EventInline]
 

@@ -1,29 +1,37 @@
-"""Every change to a reader's state, in one place: stage, destination, pause, resume, stop.
+"""Every change to a reader's state, in one place: the only code that sets a reader's `status`,
+`stage`, `destination`, `paused_*` or `next_send_at`.
 
-Each function locks the reader's row, changes it, and writes an audit row in the same
-transaction, and returns the Change made (None when there was nothing to change). Replies,
-the undo link, the admin review queue and the preferences page all call these.
+Each function for one reader locks the reader's row, changes it, and writes an audit row in the
+same transaction, and returns the Change made (None when there was nothing to change). Replies,
+the undo link, the admin review queue and the preferences page all call these. The bulk forms
+serve the hot paths: the tick (readers planned, idle or finished), the send path (the next slot
+after a send or a failed one) and Stripe (a refund or dispute ends a course); the ones that change
+a status write their audit rows in the same transaction too.
 
 Course time: time away from the course (paused or unsubscribed) does not count as course
-time. Leaving `active` sets `paused_at` and clears `next_send_at`; coming back adds the span
-since `paused_at` to `paused_for`, clears `paused_at` and schedules the next weekly slot.
+time. Leaving `active` sets `paused_at` and clears `next_send_at`; coming back adds the weekly
+slots since `paused_at` to `paused_slots` (course.schedule), clears `paused_at` and schedules
+the next weekly slot.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from course.schedule import is_time_zone
+from course.schedule import is_time_zone, local_weekday, paused_slots
 from course.vocabulary import Destination, Stage
 from subscribers import audit
-from subscribers.drip import next_slot
-from subscribers.models import Subscriber
+from subscribers.course_time import next_slot_of, timing_of
+from subscribers.models import Event, Subscriber
 
 Status = Subscriber.Status
+What = Event.What
+TRACK_CHANGES = {"stage": What.STAGE_CHANGED, "destination": What.DESTINATION_CHANGED}
 # A reader in one of these can be moved between them; refunded, suppressed and completed are final here.
 MOVABLE = {Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -76,7 +84,9 @@ def _change_track(
         change = Change(what, getattr(subscriber, what), value)
         setattr(subscriber, what, value)
         subscriber.save(update_fields=[what, "updated_at"])
-        audit.record(subscriber, what, before=change.before, after=change.after, why=why, actor=actor, at=now)
+        audit.record(
+            subscriber, TRACK_CHANGES[what], before=change.before, after=change.after, why=why, actor=actor, at=now
+        )
     return change
 
 
@@ -98,12 +108,14 @@ def move_status(
             subscriber.paused_at, subscriber.next_send_at = now, None
         elif status == Status.ACTIVE:
             if subscriber.paused_at is not None:
-                subscriber.paused_for += max(now - subscriber.paused_at, timedelta(0))
+                subscriber.paused_slots += paused_slots(subscriber.paused_at, now, timing_of(subscriber))
             subscriber.paused_at = None
-            subscriber.next_send_at = next_slot(subscriber, now)
+            subscriber.next_send_at = next_slot_of(subscriber, now)
         subscriber.status = status
-        subscriber.save(update_fields=["status", "paused_at", "paused_for", "next_send_at", "updated_at"])
-        audit.record(subscriber, "status", before=change.before, after=change.after, why=why, actor=actor, at=now)
+        subscriber.save(update_fields=["status", "paused_at", "paused_slots", "next_send_at", "updated_at"])
+        audit.record(
+            subscriber, What.STATUS_CHANGED, before=change.before, after=change.after, why=why, actor=actor, at=now
+        )
     return change
 
 
@@ -153,7 +165,9 @@ def fast_forward(subscriber: Subscriber, weeks: int, *, actor: str, why: str, no
         subscriber.next_send_at = now
         subscriber.save(update_fields=["enrolled_at", "next_send_at", "updated_at"])
         change = Change("enrolled_at", before.isoformat(), subscriber.enrolled_at.isoformat())
-        audit.record(subscriber, "enrolled_at", before=change.before, after=change.after, why=why, actor=actor, at=now)
+        audit.record(
+            subscriber, What.FAST_FORWARDED, before=change.before, after=change.after, why=why, actor=actor, at=now
+        )
     return change
 
 
@@ -182,9 +196,9 @@ def change_timing(
         if after == before:
             return None
         if subscriber.status == Status.ACTIVE and subscriber.next_send_at is not None:
-            subscriber.next_send_at = next_slot(subscriber, max(now, _last_sent(subscriber) + MIN_WEEKLY_GAP))
+            subscriber.next_send_at = next_slot_of(subscriber, max(now, _last_sent(subscriber) + MIN_WEEKLY_GAP))
         subscriber.save(update_fields=["time_zone", "send_hour", "send_weekday", "next_send_at", "updated_at"])
-        audit.record(subscriber, "timing", before=before, after=after, why=why, actor=actor, at=now)
+        audit.record(subscriber, What.TIMING_CHANGED, before=before, after=after, why=why, actor=actor, at=now)
     return Change("timing", before, after)
 
 
@@ -215,5 +229,123 @@ def suppress(subscriber: Subscriber, *, actor: str, why: str, now: datetime | No
             subscriber.paused_at = now
         subscriber.status, subscriber.next_send_at = Status.SUPPRESSED, None
         subscriber.save(update_fields=["status", "paused_at", "next_send_at", "updated_at"])
-        audit.record(subscriber, "status", before=change.before, after=change.after, why=why, actor=actor, at=now)
+        audit.record(
+            subscriber, What.STATUS_CHANGED, before=change.before, after=change.after, why=why, actor=actor, at=now
+        )
     return change
+
+
+# --- Enrolment -----------------------------------------------------------------------------
+
+
+def enrol(course, *, email: str, actor: str, why: str, now: datetime, **profile) -> Subscriber:
+    """Create the reader (stage, destination, timing and profile from `profile`), due at once
+    for the welcome, on the enrolment weekday; raises IntegrityError if already enrolled."""
+    with transaction.atomic():
+        subscriber = Subscriber.objects.create(
+            course=course,
+            email=email,
+            status=Status.ACTIVE,
+            send_weekday=local_weekday(now, profile["time_zone"]),
+            enrolled_at=now,
+            next_send_at=now,
+            **profile,
+        )
+        audit.record(
+            subscriber,
+            What.ENROLLED,
+            after={"course": course.slug, "stage": subscriber.stage, "destination": subscriber.destination},
+            why=why,
+            actor=actor,
+            at=now,
+        )
+    return subscriber
+
+
+# --- Bulk forms: the tick, the send path, Stripe --------------------------------------------
+
+
+def mark_in_flight(subscriber_ids: list[int]) -> None:
+    """Readers with an email planned have no `next_send_at` until it is sent (the tick). On
+    PostgreSQL the ids travel as one array parameter rather than a thousand placeholders."""
+    if not subscriber_ids:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = NULL WHERE id = ANY(%s)", [subscriber_ids]
+            )
+    else:
+        Subscriber.objects.filter(pk__in=subscriber_ids).update(next_send_at=None)
+
+
+def wait_for_slots(next_slots: dict[int, datetime]) -> None:
+    """Readers with nothing to send this slot wait for their next one (the tick; readers locked)."""
+    if next_slots:
+        Subscriber.objects.bulk_update([Subscriber(pk=pk, next_send_at=at) for pk, at in next_slots.items()],
+                                       ["next_send_at"])  # fmt: skip
+
+
+def schedule_after_sends(cursor, next_slots: list[tuple[object, int]], now: datetime) -> None:
+    """Each reader whose email was just sent waits for their next slot: `next_slots` holds
+    (slot, reader id) with the slot in the database's own datetime form, written through the send
+    path's `cursor` inside its transaction (on PostgreSQL, its pipeline). Conditional: a reader
+    paused or stopped meanwhile, or already scheduled, is left alone."""
+    if not next_slots:
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"UPDATE {Subscriber._meta.db_table} AS s SET next_send_at = v.next_send_at, updated_at = %s "
+            "FROM unnest(%s::timestamptz[], %s::bigint[]) AS v(next_send_at, id) "
+            "WHERE s.id = v.id AND s.status = 'active' AND s.next_send_at IS NULL",
+            [at, [slot for slot, _ in next_slots], [pk for _, pk in next_slots]],
+        )
+    else:
+        cursor.executemany(
+            f"UPDATE {Subscriber._meta.db_table} SET next_send_at = %s, updated_at = %s "
+            "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
+            [(slot, at, pk) for slot, pk in next_slots],
+        )
+
+
+def schedule_after_failure(subscriber: Subscriber, now: datetime) -> None:
+    """A send that failed for good: the course goes on at the reader's next slot."""
+    Subscriber.objects.filter(pk=subscriber.pk, status=Status.ACTIVE, next_send_at__isnull=True).update(
+        next_send_at=next_slot_of(subscriber, now)
+    )
+
+
+def finish(subscriber_ids: Iterable[int], *, why: str, now: datetime) -> list[int]:
+    """The course is over for these active readers: `completed`, nothing more scheduled, an audit
+    row each. Returns the ids changed (a reader no longer active is left alone)."""
+    return _end_many(subscriber_ids, Status.COMPLETED, {Status.ACTIVE}, why=why, actor="system", now=now)
+
+
+def end_paid_course(subscriber_ids: Iterable[int], *, why: str, actor: str, now: datetime) -> list[int]:
+    """A refund or dispute stops the course the payment paid for: `refunded`, no more email,
+    ever; an audit row each. Final, whatever the reader's status was."""
+    movable = set(Status) - {Status.REFUNDED}
+    return _end_many(subscriber_ids, Status.REFUNDED, movable, why=why, actor=actor, now=now)
+
+
+def _end_many(
+    subscriber_ids: Iterable[int], status: str, movable: set[str], *, why: str, actor: str, now: datetime
+) -> list[int]:
+    with transaction.atomic():
+        rows = list(
+            Subscriber.objects.select_for_update()
+            .filter(pk__in=list(subscriber_ids), status__in=movable)
+            .values_list("pk", "status")
+        )
+        if not rows:
+            return []
+        Subscriber.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+            status=status, next_send_at=None, updated_at=now
+        )
+        by_status: dict[str, list[int]] = {}
+        for pk, before in rows:
+            by_status.setdefault(before, []).append(pk)
+        for before, ids in by_status.items():
+            audit.record_many(ids, What.STATUS_CHANGED, before=before, after=status, why=why, actor=actor, at=now)
+    return [pk for pk, _ in rows]

@@ -24,7 +24,7 @@ from django.utils.crypto import salted_hmac
 
 from course.models import Course
 from course.vocabulary import Destination, Stage
-from subscribers import audit
+from subscribers import audit, changes
 from subscribers.enrolment import AlreadyEnrolled, EnrolmentError, Intake, enroll
 from subscribers.models import Payment, Signup, StripeEvent, Subscriber
 
@@ -254,7 +254,7 @@ def on_async_payment_failed(session: dict[str, Any], event_id: str) -> str:
     payment.save()
     audit.record(
         None,
-        "payment-failed",
+        audit.What.PAYMENT_FAILED,
         after={"payment_intent": payment.payment_intent_id, "email": payment.signup.email if payment.signup else ""},
         why=f"the delayed payment failed ({event_id}); nobody was enrolled",
         actor="stripe",
@@ -310,7 +310,7 @@ def _paid(session: dict[str, Any], event_id: str) -> str:
         signup.save(update_fields=["status", "updated_at"])
         audit.record(
             exc.subscriber,
-            "paid-again",
+            audit.What.PAYMENT_REPEATED,
             after=_payment_facts(payment),
             why=f"{payment.note}; refund it",
             actor="stripe",
@@ -326,7 +326,7 @@ def _paid(session: dict[str, Any], event_id: str) -> str:
     signup.save(update_fields=["status", "subscriber", "updated_at"])
     audit.record(
         subscriber,
-        "paid",
+        audit.What.PAYMENT_RECEIVED,
         after={
             **_payment_facts(payment),
             "leaving": signup.leaving,
@@ -347,7 +347,7 @@ def _not_enrolled(payment: Payment, signup: Signup | None, why: str, event_id: s
         signup.save(update_fields=["status", "updated_at"])
     audit.record(
         None,
-        "payment-not-enrolled",
+        audit.What.PAYMENT_NOT_ENROLLED,
         after={**_payment_facts(payment), "email": signup.email if signup else ""},
         why=f"{why} ({event_id})",
         actor="stripe",
@@ -377,6 +377,12 @@ def on_dispute_created(dispute: dict[str, Any], event_id: str) -> str:
     return _stop(_text(dispute, "payment_intent"), Payment.Status.DISPUTED, f"payment disputed ({event_id})")
 
 
+PAYMENT_EVENTS = {
+    Payment.Status.REFUNDED: audit.What.PAYMENT_REFUNDED,
+    Payment.Status.DISPUTED: audit.What.PAYMENT_DISPUTED,
+}
+
+
 def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") -> str:
     payment, created = _locked_payment(payment_intent)
     before = payment.status
@@ -389,7 +395,7 @@ def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") 
         payment.note = f"{status} before its checkout completed"
     payment.save()
     audit.record(
-        payment.subscriber, f"payment-{status}", before=before, after=_payment_facts(payment), why=why, actor=actor
+        payment.subscriber, PAYMENT_EVENTS[status], before=before, after=_payment_facts(payment), why=why, actor=actor
     )
     if payment.enrolled and payment.subscriber:
         stop_course(payment.subscriber, why=why, actor=actor)
@@ -399,13 +405,7 @@ def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") 
 
 def stop_course(subscriber: Subscriber, *, why: str, actor: str) -> None:
     """Refunded or disputed: no more email, ever, for this enrolment."""
-    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    if subscriber.status == Subscriber.Status.REFUNDED:
-        return
-    before = subscriber.status
-    subscriber.status, subscriber.next_send_at = Subscriber.Status.REFUNDED, None
-    subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
-    audit.record(subscriber, "status", before=before, after=subscriber.status, why=why, actor=actor)
+    changes.end_paid_course([subscriber.pk], why=why, actor=actor, now=timezone.now())
 
 
 HANDLERS = {

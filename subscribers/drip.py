@@ -27,10 +27,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from course import planner, preview
-from course.schedule import next_weekly_slot
+from course.schedule import paused_slots
 from course.vocabulary import Kind
 from lessons.catalogue import Catalogue
-from subscribers import audit, emails, journal, throttle
+from subscribers import audit, changes, emails, journal, throttle
+from subscribers.course_time import CLOCK_FIELDS, next_slot_of, reader_state, timing_of
 from subscribers.models import Delivery, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -43,19 +44,7 @@ RETRY_GRACE = timedelta(minutes=2)
 # Deliveries per send task message.
 SEND_CHUNK = 100
 # What the tick reads of each due reader (the planner's input and the weekly slot).
-PLANNING_FIELDS = ("id", "course_id", "email", "stage", "destination", "enrolled_at", "paused_at", "paused_for",
-                   "next_send_at", "time_zone", "send_weekday", "send_hour")  # fmt: skip
-
-
-def reader_state(subscriber) -> planner.Reader:
-    """The planner's view of a reader (a Subscriber or a row with the same fields)."""
-    return planner.Reader(
-        stage=subscriber.stage,
-        destination=subscriber.destination,
-        enrolled_at=subscriber.enrolled_at,
-        paused_for=subscriber.paused_for,
-        paused_at=subscriber.paused_at,
-    )
+PLANNING_FIELDS = ("id", "course_id", "email", "stage", "destination", "next_send_at", *CLOCK_FIELDS)
 
 
 @dataclass
@@ -73,10 +62,6 @@ class TickReport:
             f"{self.finished} finished, {self.requeued} stale deliveries queued again "
             f"({self.batches} batches)"
         )
-
-
-def next_slot(subscriber, after: datetime) -> datetime:
-    return next_weekly_slot(after, subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour)
 
 
 def tick(
@@ -130,7 +115,7 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
     )
     for subscriber_id, lesson_id, week, month in rows:
         history[subscriber_id].append(planner.Sent(lesson_id, catalogue.kind_of(lesson_id), week, month))
-    deliveries, idle, finished = [], [], []
+    deliveries, idle, finished = [], {}, []
     for row in batch:
         reader = reader_state(row)
         choice = planner.next_email(
@@ -153,36 +138,19 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
             finished.append(row.id)
         else:
             logger.info("no email for %s this week: %s", row.email, choice.reason)
-            idle.append(Subscriber(pk=row.id, next_send_at=next_slot(row, now)))
+            idle[row.id] = next_slot_of(row, now)
     created = Delivery.objects.bulk_create(deliveries)
     # One UPDATE for everyone with an email in flight; per-reader values only for the idle few.
-    _mark_in_flight([d.subscriber_id for d in deliveries])
-    if idle:
-        Subscriber.objects.bulk_update(idle, ["next_send_at"])
+    changes.mark_in_flight([d.subscriber_id for d in deliveries])
+    changes.wait_for_slots(idle)
     if finished:
-        Subscriber.objects.filter(pk__in=finished).update(status=Subscriber.Status.COMPLETED, next_send_at=None)
-        for pk in finished:
-            audit.record(Subscriber(pk=pk), "status", before="active", after="completed", why="course finished", at=now)
+        changes.finish(finished, why="course finished", now=now)
     report.planned += len(deliveries)
     report.idle += len(idle)
     report.finished += len(finished)
     ids = [delivery.pk for delivery in created]
     report.delivery_ids.extend(ids)
     return ids
-
-
-def _mark_in_flight(subscriber_ids: list[int]) -> None:
-    """Readers with an email planned have no `next_send_at` until it is sent. On PostgreSQL the
-    ids travel as one array parameter rather than a thousand placeholders."""
-    if not subscriber_ids:
-        return
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = NULL WHERE id = ANY(%s)", [subscriber_ids]
-            )
-    else:
-        Subscriber.objects.filter(pk__in=subscriber_ids).update(next_send_at=None)
 
 
 def queue_sends(delivery_ids: list[int]) -> None:
@@ -429,7 +397,7 @@ def _cancel(delivery: Delivery, now: datetime) -> str:
     subscriber = delivery.subscriber
     with transaction.atomic():
         audit.record(
-            subscriber, "delivery.cancelled", before={"lesson": delivery.lesson.slug},
+            subscriber, audit.What.DELIVERY_CANCELLED, before={"lesson": delivery.lesson.slug},
             why=f"reader is {subscriber.status}", at=now,
         )  # fmt: skip
         delivery.delete()
@@ -477,8 +445,8 @@ def _record_sent(sent: list[tuple[Delivery, str, datetime]], now: datetime, repo
     at = connection.ops.adapt_datetimefield_value  # raw SQL: the database's own datetime form
     deliveries = [(at(when), d.message_id or emails.delivery_message_id(d), provider_id[:255], d.pk)
                   for d, provider_id, when in sent]  # fmt: skip
-    readers = [(at(next_slot(d.subscriber, when)), at(now), d.subscriber_id) for d, _, when in sent
-               if d not in finishing]  # fmt: skip
+    next_slots = [(at(next_slot_of(d.subscriber, when)), d.subscriber_id) for d, _, when in sent
+                  if d not in finishing]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with connection.connection.pipeline():  # one round trip
@@ -490,33 +458,16 @@ def _record_sent(sent: list[tuple[Delivery, str, datetime]], now: datetime, repo
                     "AS v(sent_at, message_id, provider_message_id, id) WHERE d.id = v.id AND d.state = 'sending'",
                     [list(column) for column in zip(*deliveries, strict=True)],
                 )
-                if readers:
-                    cursor.execute(
-                        f"UPDATE {Subscriber._meta.db_table} AS s SET next_send_at = v.next_send_at, updated_at = %s "
-                        "FROM unnest(%s::timestamptz[], %s::bigint[]) AS v(next_send_at, id) "
-                        "WHERE s.id = v.id AND s.status = 'active' AND s.next_send_at IS NULL",
-                        [at(now), [slot for slot, _, _ in readers], [pk for _, _, pk in readers]],
-                    )
+                changes.schedule_after_sends(cursor, next_slots, now)
         else:
             cursor.executemany(
                 f"UPDATE {Delivery._meta.db_table} SET state = 'sent', sent_at = %s, error = '', retry_at = NULL, "
                 "message_id = %s, provider_message_id = %s WHERE id = %s AND state = 'sending'",
                 deliveries,
             )
-            cursor.executemany(
-                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = %s, updated_at = %s "
-                "WHERE id = %s AND status = 'active' AND next_send_at IS NULL",
-                readers,
-            )
+            changes.schedule_after_sends(cursor, next_slots, now)
         if finishing:
-            for subscriber in Subscriber.objects.select_for_update().filter(
-                pk__in=[d.subscriber_id for d in finishing], status=Subscriber.Status.ACTIVE
-            ):
-                subscriber.status, subscriber.next_send_at = Subscriber.Status.COMPLETED, None
-                subscriber.save(update_fields=["status", "next_send_at", "updated_at"])
-                audit.record(
-                    subscriber, "status", before="active", after="completed", why="completion email sent", at=now
-                )
+            changes.finish([d.subscriber_id for d in finishing], why="completion email sent", now=now)
     for delivery, _, _ in sent:
         report.outcomes[delivery.pk] = "sent"
 
@@ -578,12 +529,10 @@ def _record_failure(delivery: Delivery, exc: Exception, now: datetime, report: S
         )
         if final:
             audit.record(
-                delivery.subscriber, "delivery.failed", before={"lesson": delivery.lesson.slug},
+                delivery.subscriber, audit.What.DELIVERY_FAILED, before={"lesson": delivery.lesson.slug},
                 after={"attempts": delivery.attempts, "transient": transient}, why=error, at=now,
             )  # fmt: skip
-            Subscriber.objects.filter(
-                pk=delivery.subscriber_id, status=Subscriber.Status.ACTIVE, next_send_at__isnull=True
-            ).update(next_send_at=next_slot(delivery.subscriber, now))
+            changes.schedule_after_failure(delivery.subscriber, now)
     logger.warning("delivery %s attempt %d failed: %s", delivery.pk, delivery.attempts, error)
     if retry_at is not None:
         report.retry_at[delivery.pk] = retry_at
@@ -609,18 +558,20 @@ def preview_for(
         for lesson_id, week, month in subscriber.deliveries.values_list("lesson_id", "course_week", "course_month")
     ]
     reader = reader_state(subscriber)
-    if subscriber.paused_at is not None:
-        reader = replace(reader, paused_for=reader.paused_for + (now - subscriber.paused_at), paused_at=None)
+    if subscriber.paused_at is not None:  # as if resumed now
+        clock = reader.clock
+        paused = clock.paused_slots + paused_slots(subscriber.paused_at, now, clock.timing)
+        reader = replace(reader, clock=replace(clock, paused_slots=paused, paused_at=None))
     start = subscriber.next_send_at
     if start is None or subscriber.status != Subscriber.Status.ACTIVE:
-        start = next_slot(subscriber, now)
+        start = next_slot_of(subscriber, now)
     return preview.preview(
         reader,
         catalogue.rules[subscriber.course_id],
         catalogue.lessons.get(subscriber.course_id, []),
         history,
         start=max(start, now),
-        timing=preview.Timing(subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour),
+        timing=timing_of(subscriber),
         weeks=weeks,
         stage=stage,
         destination=destination,

@@ -9,9 +9,9 @@ from html import escape
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from course.schedule import course_month
 from course.vocabulary import Destination, Kind, Stage
 from lessons.rendering import render_lesson
+from subscribers.course_time import clock_of
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.preferences import preferences_url, unsubscribe_url
 from subscribers.reply_address import reply_address, unsubscribe_address
@@ -38,7 +38,7 @@ def placeholder_values(subscriber: Subscriber, now) -> dict[str, str]:
         if subscriber.destination != Destination.UNDECIDED
         else "the destination you choose",
         "stage_name": Stage(subscriber.stage).label.lower(),
-        "course_month": str(course_month(subscriber.enrolled_at, now, subscriber.paused_for, subscriber.paused_at)),
+        "course_month": str(clock_of(subscriber).month(now)),
         "preferences_url": preferences_url(subscriber),
     }
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from course.models import Course
-from course.schedule import is_time_zone, local_weekday
+from course.schedule import is_time_zone
 from course.vocabulary import Destination, Stage
-from subscribers import audit
+from subscribers import changes
 from subscribers.models import Subscriber
 
 
@@ -62,28 +62,19 @@ def enroll(course: Course, intake: Intake, *, actor: str, why: str, now: datetim
     now = now or timezone.now()
     email = intake.email.strip().lower()
     try:
-        with transaction.atomic():
-            subscriber = Subscriber.objects.create(
-                course=course,
-                email=email,
-                first_name=intake.first_name.strip(),
-                specialty=intake.specialty.strip(),
-                stage=intake.stage,
-                destination=intake.destination,
-                time_zone=intake.time_zone,
-                send_hour=intake.send_hour,
-                send_weekday=local_weekday(now, intake.time_zone),
-                enrolled_at=now,
-                next_send_at=now,
-            )
-            audit.record(
-                subscriber,
-                "enrolled",
-                after={"course": course.slug, "stage": subscriber.stage, "destination": subscriber.destination},
-                why=why,
-                actor=actor,
-                at=now,
-            )
+        subscriber = changes.enrol(
+            course,
+            email=email,
+            first_name=intake.first_name.strip(),
+            specialty=intake.specialty.strip(),
+            stage=intake.stage,
+            destination=intake.destination,
+            time_zone=intake.time_zone,
+            send_hour=intake.send_hour,
+            actor=actor,
+            why=why,
+            now=now,
+        )
     except IntegrityError:
         existing = Subscriber.objects.select_related("course").filter(course=course, email=email).first()
         if existing is None:

@@ -470,8 +470,8 @@ def resolve(
             raise changes.ChangeRefused("this reply has no reader (no valid reply address)")
         made = _apply(reply.subscriber, chosen, actor=actor, why=f"reply {reply.pk}, resolved in review", now=now)
         audit.record(
-            reply.subscriber, "reply.resolved", before={"reason": reply.reason}, after={"applied": chosen.summary()},
-            why=f"reply {reply.pk}", actor=actor, at=now,
+            reply.subscriber, audit.What.REPLY_RESOLVED, before={"reason": reply.reason},
+            after={"applied": chosen.summary()}, why=f"reply {reply.pk}", actor=actor, at=now,
         )  # fmt: skip
         reply.status, reply.processed_at = Reply.Status.APPLIED, now
         reply.applied = {"changes": [c.as_dict() for c in made], "by": actor}
@@ -488,7 +488,7 @@ def dismiss(reply: Reply, *, actor: str, now: datetime | None = None) -> None:
         if reply.status == Reply.Status.DISMISSED:
             return
         audit.record(
-            reply.subscriber, "reply.dismissed", before={"status": reply.status, "reason": reply.reason},
+            reply.subscriber, audit.What.REPLY_DISMISSED, before={"status": reply.status, "reason": reply.reason},
             why=f"reply {reply.pk}", actor=actor, at=now,
         )  # fmt: skip
         reply.status, reply.processed_at = Reply.Status.DISMISSED, now

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -38,7 +37,9 @@ class Subscriber(models.Model):
     )
     enrolled_at = models.DateTimeField(default=timezone.now)
     paused_at = models.DateTimeField(null=True, blank=True)
-    paused_for = models.DurationField(default=timedelta(0), help_text="Paused time before the current pause.")
+    paused_slots = models.PositiveIntegerField(
+        default=0, help_text="Weekly slots spent paused before the current pause (not course time)."
+    )
     next_send_at = models.DateTimeField(
         null=True, blank=True, help_text="When the tick next plans an email; empty while one is in flight."
     )
@@ -178,8 +179,28 @@ class Reply(models.Model):
 class Event(models.Model):
     """The audit row every state change writes, in the same transaction: what, before, after, why."""
 
+    class What(models.TextChoices):
+        """The audit vocabulary: what happened, `<thing>_<past tense>`."""
+
+        ENROLLED = "enrolled", "Enrolled"
+        STAGE_CHANGED = "stage_changed", "Stage changed"
+        DESTINATION_CHANGED = "destination_changed", "Destination changed"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        TIMING_CHANGED = "timing_changed", "Weekly time changed"
+        FAST_FORWARDED = "fast_forwarded", "Fast-forwarded (development)"
+        DELIVERY_CANCELLED = "delivery_cancelled", "Email cancelled"
+        DELIVERY_FAILED = "delivery_failed", "Email failed"
+        PAYMENT_RECEIVED = "payment_received", "Payment received"
+        PAYMENT_REPEATED = "payment_repeated", "Paid again (already enrolled)"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        PAYMENT_NOT_ENROLLED = "payment_not_enrolled", "Paid, nobody enrolled"
+        PAYMENT_REFUNDED = "payment_refunded", "Payment refunded"
+        PAYMENT_DISPUTED = "payment_disputed", "Payment disputed"
+        REPLY_RESOLVED = "reply_resolved", "Reply resolved in review"
+        REPLY_DISMISSED = "reply_dismissed", "Reply dismissed"
+
     subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
-    what = models.CharField(max_length=64)
+    what = models.CharField(max_length=64, choices=What.choices)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     why = models.CharField(max_length=300, blank=True)
@@ -237,7 +258,7 @@ class Signup(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", "Open (not paid)"
-        ENROLLED = "enrolled"
+        ENROLLED = "enrolled", "Enrolled"
         NOT_ENROLLED = "not-enrolled", "Paid, not enrolled (see payment)"
 
     reference = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)

@@ -275,8 +275,8 @@ def _reply_moment(reply: Reply) -> Moment:
 def _event_moment(event: Event) -> Moment:
     change = f"{_plain(event.before)} → {_plain(event.after)}" if event.before or event.after else ""
     detail = " · ".join(part for part in (change, event.why, f"by {event.actor}") if part)
-    tone = "bad" if event.what in ("delivery.failed", "payment-disputed") else ""
-    return Moment(event.at, "change", event.what, detail, tone)
+    tone = "bad" if event.what in (Event.What.DELIVERY_FAILED, Event.What.PAYMENT_DISPUTED) else ""
+    return Moment(event.at, "change", event.get_what_display(), detail, tone)
 
 
 def _plain(value) -> str:

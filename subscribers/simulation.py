@@ -23,12 +23,13 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from course.models import Course
-from course.schedule import MIN_GAP, next_weekly_slot
+from course.schedule import MIN_GAP
 from course.vocabulary import ANY, Destination, Kind, Stage
 from lessons.catalogue import Catalogue
 from lessons.importing import add_version
 from lessons.models import Lesson
 from subscribers import changes, charts, drip
+from subscribers.course_time import clock_of, next_slot_of
 from subscribers.enrolment import Intake, enroll
 from subscribers.models import Delivery, Subscriber
 
@@ -79,14 +80,16 @@ class Result:
 
 
 def simulate(
-    course: Course, readers: int, months: int, seed: int, *, keep: bool = False,
+    course: Course, readers: int, months: int, seed: int, *, start: datetime | None = None, keep: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> Result:  # fmt: skip
-    """Run the cohort for `months` months of clock time; returns what happened and the checks."""
+    """Run the cohort for `months` months of clock time from `start` (default: this hour);
+    returns what happened and the checks. The same seed and start give the same run."""
     result = Result(readers, months, seed)
+    start = (start or timezone.now()).replace(minute=0, second=0, microsecond=0)
     try:
         with transaction.atomic(), override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-            _run(course, result, random.Random(seed), progress)
+            _run(course, result, random.Random(seed), progress, start)
             _check(result)
             if not keep:
                 transaction.set_rollback(True)
@@ -95,8 +98,7 @@ def simulate(
     return result
 
 
-def _run(course: Course, result: Result, rng: random.Random, progress) -> None:
-    start = timezone.now().replace(minute=0, second=0, microsecond=0)
+def _run(course: Course, result: Result, rng: random.Random, progress, start: datetime) -> None:
     result.started = start
     end = start + timedelta(days=round(months_days(result.months)))
     personas: dict[int, Persona] = {}
@@ -176,8 +178,8 @@ def _reply(reader: Subscriber, persona: Persona, rng: random.Random, now, result
         destination = rng.choice([d for d in Destination.values if d != reader.destination])
         changes.change_destination(reader, destination, actor=ACTOR, why="simulated reply: switch", now=now)
         result.actions["switch"] += 1
-    weeks_in = (now - reader.enrolled_at - reader.paused_for) / timedelta(weeks=1)
-    expected = list(Stage)[min(int(weeks_in // persona.pace_weeks), len(Stage) - 1)]
+    weeks_in = clock_of(reader).week(now)
+    expected = list(Stage)[min(weeks_in // persona.pace_weeks, len(Stage) - 1)]
     if list(Stage).index(Stage(expected)) > list(Stage).index(Stage(reader.stage)):
         changes.change_stage(reader, expected, actor=ACTOR, why="simulated reply: stage", now=now)
         result.actions["stage"] += 1
@@ -203,7 +205,7 @@ def _publish(course: Course, slug: str) -> None:
 def _slots(subscriber: Subscriber, start: datetime, end: datetime) -> list[datetime]:
     slots, at = [], start
     while at < end + timedelta(weeks=30):
-        at = next_weekly_slot(at, subscriber.time_zone, subscriber.send_weekday, subscriber.send_hour)
+        at = next_slot_of(subscriber, at)
         slots.append(at)
     return slots
 

@@ -28,6 +28,71 @@ SHIPPED_CONTENT = ROOT / "lessons" / "content"
 # A Monday before the spring DST change in both New York (Mar 8) and London (Mar 29).
 MONDAY_FEB_23 = datetime(2026, 2, 23, 15, 30, tzinfo=UTC)
 
+# The instants `--clock=sweep` runs the time-sensitive tests at: hours either side of a morning
+# send hour and of midnight, the DST changes in New York and London, a leap day and a year end.
+SWEEP = {
+    "0030": datetime(2026, 5, 12, 0, 30, tzinfo=UTC),
+    "0759": datetime(2026, 6, 3, 7, 59, tzinfo=UTC),
+    "0800": datetime(2026, 6, 3, 8, 0, tzinfo=UTC),
+    "2330": datetime(2026, 9, 17, 23, 30, tzinfo=UTC),
+    "us-spring-forward": datetime(2026, 3, 8, 6, 30, tzinfo=UTC),  # 01:30 in New York, before 02:00 → 03:00
+    "us-fall-back": datetime(2026, 11, 1, 5, 30, tzinfo=UTC),  # 01:30 EDT in New York, the first of two
+    "eu-spring-forward": datetime(2026, 3, 29, 0, 30, tzinfo=UTC),  # 00:30 in London, before 01:00 → 02:00
+    "eu-fall-back": datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # 01:30 BST in London, the first of two
+    "leap-day": datetime(2028, 2, 29, 18, 0, tzinfo=UTC),
+    "year-end": datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+}
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--clock",
+        default="",
+        help="the instant every test's clock is frozen at: an ISO date-time (UTC if no offset), a name from "
+        f"SWEEP ({', '.join(SWEEP)}), or 'sweep' to run each test once at every SWEEP instant "
+        f"(default {MONDAY_FEB_23.isoformat()})",
+    )
+
+
+def clock_instants(config) -> dict[str, datetime]:
+    """The instants `--clock` asks for, by name."""
+    value = config.getoption("--clock").strip()
+    if not value:
+        return {"default": MONDAY_FEB_23}
+    if value == "sweep":
+        return dict(SWEEP)
+    instants = {}
+    for part in value.split(","):
+        part = part.strip()
+        if part in SWEEP:
+            instants[part] = SWEEP[part]
+            continue
+        try:
+            instant = datetime.fromisoformat(part)
+        except ValueError:
+            names = ", ".join(SWEEP)
+            raise pytest.UsageError(f"--clock: {part!r} is neither an ISO date-time nor one of {names}") from None
+        instants[part] = instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    return instants
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Every test runs with the clock frozen at each instant `--clock` names (one by default)."""
+    instants = clock_instants(metafunc.config)
+    if "frozen_clock" in metafunc.fixturenames and len(instants) > 1:
+        metafunc.parametrize("frozen_clock", list(instants.values()), ids=list(instants), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(request) -> datetime:
+    """Tests never read the real clock: time stands still at the `--clock` instant (named
+    instants: SWEEP) unless a test moves it; personas enrol at it."""
+    import time_machine
+
+    instant = getattr(request, "param", None) or next(iter(clock_instants(request.config).values()))
+    with time_machine.travel(instant, tick=False):
+        yield instant
+
 
 def pytest_collection_modifyitems(items) -> None:
     """Browser tests run last: Playwright's event loop stays open in the main thread until the

@@ -72,7 +72,7 @@ def course_history(course: Course, readers: int, *, start: int = 0, now: datetim
     for person in people:
         events.append(Event(subscriber=person, what="enrolled", after={"stage": "deciding"}, at=person.enrolled_at))
         if person.status != "active":
-            events.append(Event(subscriber=person, what="status", before="active", after=person.status,
+            events.append(Event(subscriber=person, what="status_changed", before="active", after=person.status,
                                 why="reader asked", actor="reader", at=now - timedelta(days=1)))  # fmt: skip
     Reply.objects.bulk_create(replies, batch_size=2_000)
     Event.objects.bulk_create(events, batch_size=2_000)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -13,9 +13,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from subscribers import changes, drip, esp_payloads, inbound
+from subscribers.course_time import clock_of
 from subscribers.models import Event, OutboxMessage, Reply, Subscriber
 from subscribers.reply_address import ReplyTarget, read_token, reply_address, reply_token
-from tests.conftest import outbox_to, send_checkin
+from tests.conftest import enrol, outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"
 AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
@@ -87,8 +88,8 @@ def test_a_reply_moves_the_reader_confirms_and_can_be_undone(
     assert (reply.status, reply.subscriber, reply.delivery) == (Reply.Status.APPLIED, carol, delivery)
     assert reply.new_text == "I've started interviewing, leaning toward pharma"
     assert {(e.what, e.before, e.after, e.actor) for e in Event.objects.filter(why__startswith="reply")} == {
-        ("stage", "deciding", "interviewing", "reader"),
-        ("destination", "undecided", "medical-affairs", "reader"),
+        ("stage_changed", "deciding", "interviewing", "reader"),
+        ("destination_changed", "undecided", "medical-affairs", "reader"),
     }
     confirmation = outbox_to("carol@example.com")[-1]
     assert "We read your reply as: stage 4, interviewing; destination medical affairs." in confirmation.text
@@ -168,20 +169,23 @@ def test_a_reply_from_another_address_goes_to_review(carol, client, eager_tasks,
     assert reply.understood["stage"] == "landed"
 
 
-def test_pause_and_resume_keep_course_time(carol):
-    start = timezone.now()
-    with time_machine.travel(start, tick=False) as traveller:
-        changes.pause(carol, actor="reader", why="test")
-        carol.refresh_from_db()
-        assert (carol.status, carol.paused_at, carol.next_send_at) == ("paused", start, None)
-        traveller.shift(timedelta(days=10))
-        changes.resume(carol, actor="reader", why="test")
-    carol.refresh_from_db()
-    assert carol.status == "active"
-    assert carol.paused_at is None
-    assert carol.paused_for == timedelta(days=10)
-    assert carol.next_send_at == drip.next_slot(carol, start + timedelta(days=10))
-    assert list(Event.objects.filter(what="status").values_list("before", "after")) == [
+def test_pause_and_resume_keep_course_time(checkin_course):
+    monday = datetime(2026, 3, 2, 14, tzinfo=UTC)  # Monday 08:00 in Chicago (CST)
+    with time_machine.travel(monday, tick=False) as traveller:
+        dana = enrol(checkin_course, "dana@example.com", first_name="Dana", time_zone="America/Chicago", send_hour=7)
+        traveller.move_to(datetime(2026, 3, 3, 15, tzinfo=UTC))  # Tuesday
+        changes.pause(dana, actor="reader", why="test")
+        dana.refresh_from_db()
+        assert (dana.status, dana.paused_at, dana.next_send_at) == ("paused", timezone.now(), None)
+        traveller.move_to(datetime(2026, 3, 13, 15, tzinfo=UTC))  # the Friday after next
+        changes.resume(dana, actor="reader", why="test")
+    dana.refresh_from_db()
+    assert dana.status == "active"
+    assert dana.paused_at is None
+    assert dana.paused_slots == 1  # Monday 9 March went by while paused
+    assert dana.next_send_at == datetime(2026, 3, 16, 12, tzinfo=UTC)  # Monday 07:00 in Chicago, now CDT
+    assert clock_of(dana).week(dana.next_send_at) == 1  # one week after the welcome, not three
+    assert list(Event.objects.filter(subscriber=dana, what="status_changed").values_list("before", "after")) == [
         ("paused", "active"),
         ("active", "paused"),
     ]
@@ -271,9 +275,9 @@ def test_the_review_queue_applies_or_dismisses_each_audited(
     assert (unclear.status, vague.status) == (Reply.Status.APPLIED, Reply.Status.DISMISSED)
     actor = f"admin:{admin_user.get_username()}"
     assert set(Event.objects.filter(actor=actor).values_list("what", flat=True)) == {
-        "stage",
-        "reply.resolved",
-        "reply.dismissed",
+        "stage_changed",
+        "reply_resolved",
+        "reply_dismissed",
     }
     assert "stage 3, searching" in outbox_to("carol@example.com")[-1].text
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course.schedule import next_weekly_slot, zone
+from course.schedule import Timing, next_slot, zone
 from subscribers import drip
 from subscribers.models import Delivery, Event, Subscriber
 from tests.conftest import enrol, outbox_to
@@ -188,7 +188,7 @@ def test_a_failing_send_is_retried_with_backoff_then_failed_with_the_reason(alic
     delivery = Delivery.objects.get(pk=delivery_id)
     assert delivery.state == Delivery.State.FAILED
     assert "the ESP is unreachable" in delivery.error
-    assert Event.objects.filter(subscriber=alice, what="delivery.failed").exists()
+    assert Event.objects.filter(subscriber=alice, what="delivery_failed").exists()
     alice.refresh_from_db()
     assert alice.next_send_at is not None  # the course goes on next week
 
@@ -215,7 +215,7 @@ def test_the_completion_email_ends_the_course(course):
     assert reader.status == Subscriber.Status.COMPLETED
     assert subjects[-1] == "You finished the course"
     assert len(subjects) == len(set(subjects)), "no lesson is sent twice"
-    assert Event.objects.filter(subscriber=reader, what="status", after="completed").exists()
+    assert Event.objects.filter(subscriber=reader, what="status_changed", after="completed").exists()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -246,7 +246,7 @@ def test_ticks_at_random_times_never_send_two_course_emails_in_one_slot(course, 
     assert all(b - a >= timedelta(hours=12) for a, b in pairwise(sent))
     slots, at = [], start
     while at < now + timedelta(days=8):
-        at = next_weekly_slot(at, tz, reader.send_weekday, hour)
+        at = next_slot(at, Timing(tz, reader.send_weekday, hour))
         slots.append(at)
     per_slot = [sum(1 for slot in slots if slot <= t) for t in sent]
     assert len(per_slot) == len(set(per_slot)), "two emails in one weekly slot"

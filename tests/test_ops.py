@@ -111,8 +111,8 @@ def test_a_timeline_tells_the_readers_story_in_order_and_what_comes_next(shipped
 
     story = ops.timeline(alice)
     assert [(m.kind, m.title) for m in story.moments] == [
-        ("change", "enrolled"),
-        ("change", "stage"),
+        ("change", "Enrolled"),
+        ("change", "Stage changed"),
         ("email", "checkin-1 (sent)"),
     ]
     assert [m.at for m in story.moments] == sorted(m.at for m in story.moments)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from course.planner import LessonInfo, Reader, Sent, next_email, sort_catalogue
-from course.schedule import MIN_GAP, next_weekly_slot, zone
+from course.schedule import MIN_GAP, CourseClock, Timing, next_slot, zone
 from course.vocabulary import ANY, Destination, Kind, Stage
 from lessons.files import catalogue_of, read_course_folder
 from tests.conftest import SHIPPED_CONTENT
@@ -20,6 +20,7 @@ CATALOGUE = catalogue_of(SHIPPED)
 RULES = SHIPPED.rules()
 BY_SLUG = {lesson.slug: lesson for lesson in CATALOGUE}
 START = datetime(2026, 1, 5, 13, tzinfo=UTC)  # a Monday, 08:00 in New York
+TIMING = Timing("America/New_York", weekday=0, hour=8)
 
 
 @dataclass
@@ -43,7 +44,7 @@ def journey(
     """Walk a reader through weekly slots: `changes` (by slot number) update stage or
     destination; slots in `paused` send nothing and do not count as course time;
     `published` adds a lesson to the catalogue from that slot on."""
-    reader = Reader(stage=stage, destination=destination, enrolled_at=START)
+    reader = Reader(stage=stage, destination=destination, clock=CourseClock(START, TIMING))
     history: list[Sent] = []
     result: list[Week] = []
     catalogue = list(catalogue)
@@ -54,8 +55,8 @@ def journey(
         if changes and slot in changes:
             reader = replace(reader, **changes[slot])
         if slot in paused:
-            reader = replace(reader, paused_for=reader.paused_for + timedelta(weeks=1))
-            at += timedelta(weeks=1)
+            reader = replace(reader, clock=replace(reader.clock, paused_slots=reader.clock.paused_slots + 1))
+            at = next_slot(at, TIMING)
             continue
         choice = next_email(reader, RULES, catalogue, history, at)
         result.append(Week(reader.week(at), reader.month(at), choice.lesson, choice.reason))
@@ -63,7 +64,7 @@ def journey(
             history.append(Sent(choice.lesson.id, choice.lesson.kind, reader.week(at), reader.month(at)))
         if choice.finished or choice.completes_course:
             break
-        at += timedelta(weeks=1)
+        at = next_slot(at, TIMING)
     return result
 
 
@@ -175,13 +176,32 @@ ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolka
     hour=st.integers(0, 23),
 )
 def test_the_next_slot_is_in_the_future_on_the_readers_weekday_at_their_hour(after, tz, weekday, hour):
-    slot = next_weekly_slot(after, tz, weekday, hour)
+    slot = next_slot(after, Timing(tz, weekday, hour))
     local = slot.astimezone(zone(tz))
     assert slot - after > MIN_GAP
     assert slot - after <= timedelta(days=7) + MIN_GAP + timedelta(hours=1)
     assert local.weekday() == weekday
     # A local hour that does not exist that day moves forward by the gap (at most an hour here).
     assert local.hour == hour or ((local.hour - hour) % 24 == 1 and local.minute == 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    enrolled=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)),
+    tz=st.sampled_from(ZONES),
+    weekday=st.integers(0, 6),
+    hour=st.integers(0, 23),
+    late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=36)),
+)
+def test_course_weeks_are_the_slots_since_enrolment_at_any_hour_zone_and_delay(enrolled, tz, weekday, hour, late):
+    """The welcome is week 0 and each weekly slot one more, even when the tick runs up to 36 h late."""
+    timing = Timing(tz, weekday, hour)
+    clock = CourseClock(enrolled, timing)
+    at, weeks = enrolled, []
+    for _ in range(60):
+        weeks.append(clock.week(at + late if at != enrolled else at))
+        at = next_slot(at, timing)
+    assert weeks == list(range(60))
 
 
 @st.composite

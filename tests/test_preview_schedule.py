@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -27,3 +29,23 @@ def test_preview_schedule_shows_a_what_if_without_changing_anything(bob, capsys)
 def test_preview_schedule_of_an_unknown_reader_fails_with_one_line(course):
     with pytest.raises(CommandError, match=r"no reader 'nobody@example\.com'"):
         call_command("preview_schedule", "nobody@example.com")
+
+
+def test_a_reader_who_enrols_in_the_evening_gets_one_course_week_per_slot(db, capsys):
+    """Enrolled at 19:00, after the 08:00 send hour: weeks 0, 1, 2, … and the first check-in in week 4."""
+    import time_machine
+
+    from lessons.importing import import_path
+    from tests.conftest import SHIPPED_CONTENT, enrol
+
+    (report,) = import_path(SHIPPED_CONTENT / "clinical-to-non-clinical")
+    evening = datetime(2026, 4, 6, 23, tzinfo=UTC)  # Monday 19:00 in New York
+    with time_machine.travel(evening, tick=False):
+        enrol(report.course, "eve@example.com", first_name="Eve", time_zone="America/New_York", send_hour=8)
+        call_command("preview_schedule", "eve@example.com", "--weeks", "8")
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [int(row[3]) for row in rows] == list(range(8))  # the "wk" column
+    assert rows[0][5] == "welcome"
+    checkins = [int(row[3]) for row in rows if row[5] == "checkin"]
+    assert checkins[0] == 4
+    assert {row[2] for row in rows[1:]} == {"08:00"}

@@ -127,7 +127,7 @@ def test_a_permanent_failure_fails_the_delivery_at_once_with_the_reason(alice, p
     delivery = Delivery.objects.get(pk=delivery_id)
     assert (delivery.state, delivery.attempts, delivery.retry_at) == ("failed", 1, None)
     assert "AnymailRecipientsRefused: All message recipients were rejected or invalid" in delivery.error
-    assert Event.objects.get(subscriber=alice, what="delivery.failed").after == {"attempts": 1, "transient": False}
+    assert Event.objects.get(subscriber=alice, what="delivery_failed").after == {"attempts": 1, "transient": False}
     alice.refresh_from_db()
     assert alice.next_send_at is not None, "the course goes on next week"
 

@@ -296,14 +296,14 @@ def test_the_admin_refunds_through_stripe_and_the_course_stops(admin_client, cou
     assert (payment.status, payment.refund_id) == ("refunded", "re_3QfA2bCZ6qsJgndJ0r1e2f3u")
     carol = Subscriber.objects.get()
     assert carol.status == "refunded"
-    assert carol.events.filter(what="payment-refunded", actor="admin:dana").count() == 1
+    assert carol.events.filter(what="payment_refunded", actor="admin:dana").count() == 1
 
     # Stripe's own event about the same refund changes nothing more.
     assert post_event(admin_client, stripe_event("charge.refunded")).text.endswith("was already refunded")
 
     history = admin_client.get(f"/admin/subscribers/subscriber/{carol.pk}/change/")
     assert history.status_code == 200
-    for what in ["enrolled", "paid", "payment-refunded", "re_3QfA2bCZ6qsJgndJ0r1e2f3u"]:
+    for what in ["Enrolled", "Payment received", "Payment refunded", "re_3QfA2bCZ6qsJgndJ0r1e2f3u"]:
         assert what in history.text
 
 

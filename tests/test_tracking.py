@@ -74,7 +74,7 @@ def test_a_hard_bounce_suppresses_the_reader_and_nothing_more_is_sent(alice, cli
     alice.refresh_from_db()
     assert delivery.outcome == "bounced"
     assert (alice.status, alice.next_send_at) == ("suppressed", None)
-    event = Event.objects.get(subscriber=alice, what="status")
+    event = Event.objects.get(subscriber=alice, what="status_changed")
     assert (event.before, event.after, event.actor) == ("active", "suppressed", "esp:postmark")
     assert "bounced" in event.why
 
@@ -100,7 +100,7 @@ def test_the_same_webhook_twice_is_kept_and_applied_once(alice, client):
     assert postmark(client, body).status_code == 200
 
     assert TrackingEvent.objects.count() == 1
-    assert Event.objects.filter(subscriber=alice, what="status").count() == 1
+    assert Event.objects.filter(subscriber=alice, what="status_changed").count() == 1
 
 
 def test_a_spam_complaint_suppresses(alice, client):

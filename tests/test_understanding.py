@@ -104,9 +104,15 @@ def test_it_keeps_the_evidence_it_used():
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
-def test_it_never_raises_on_any_text(text):
+def test_it_never_raises_on_any_text_and_either_reads_something_or_says_why_not(text):
     understood = understand(text)
-    assert understood.clear or understood.problem
+    found = (understood.stage, understood.destination, understood.command)
+    if understood.problem:
+        assert found == (None, None, None), "an unsure reading changes nothing"
+    else:
+        assert found != (None, None, None) or understood.no_change, "a clear reading says what it read"
+        assert understood.summary() != "nothing"
+    assert all(value is None or isinstance(value, str) for value in found)
 
 
 NEUTRAL = (

@@ -1,0 +1,29 @@
+"""A reader's weekly timing and course clock, read off a Subscriber (or a row with the same fields)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from course import planner
+from course.schedule import CourseClock, Timing, next_slot
+
+# What planning reads of a reader: the planner's input and the weekly slot.
+CLOCK_FIELDS = ("enrolled_at", "paused_at", "paused_slots", "time_zone", "send_weekday", "send_hour")
+
+
+def timing_of(reader) -> Timing:
+    return Timing(reader.time_zone, reader.send_weekday, reader.send_hour)
+
+
+def clock_of(reader) -> CourseClock:
+    return CourseClock(reader.enrolled_at, timing_of(reader), reader.paused_slots, reader.paused_at)
+
+
+def next_slot_of(reader, after: datetime) -> datetime:
+    """The reader's next weekly slot more than MIN_GAP after `after` (course.schedule.next_slot)."""
+    return next_slot(after, timing_of(reader))
+
+
+def reader_state(reader) -> planner.Reader:
+    """The planner's view of a reader."""
+    return planner.Reader(stage=reader.stage, destination=reader.destination, clock=clock_of(reader))
