@@ -45,10 +45,11 @@ SECRET = "bench:webhook-secret"
 def bench_webhook() -> float:
     from config.celery import app
     from lessons.importing import import_path
-    from subscribers import drip, esp_payloads
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import Delivery, Reply
-    from subscribers.reply_address import reply_address
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.replies import esp_payloads
+    from subscribers.replies.addresses import reply_address
+    from subscribers.sending import drip
 
     (report,) = import_path(ROOT / "tests" / "fixtures" / "courses" / "checkin-course")
     reader = enroll(report.course, Intake(email="bench@example.com", first_name="Bea"), actor="bench", why="bench")
@@ -77,8 +78,8 @@ def bench_webhook() -> float:
 
 
 def bench_understand() -> tuple[float, int]:
-    from subscribers.inbound import new_text
-    from subscribers.understanding import understand
+    from subscribers.replies.inbound import new_text
+    from subscribers.replies.understanding import understand
 
     texts = [new_text(AnymailInboundMessage.parse_raw_mime_bytes(p.read_bytes())) for p in sorted(CORPUS.glob("*.eml"))]
     per_reply = []
@@ -96,7 +97,7 @@ def main() -> None:
     anymail = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET]}
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        with override_settings(ANYMAIL=anymail, EMAIL_BACKEND="subscribers.outbox.OutboxBackend"):
+        with override_settings(ANYMAIL=anymail, EMAIL_BACKEND="subscribers.sending.outbox.OutboxBackend"):
             webhook_ms = bench_webhook()
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)

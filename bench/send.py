@@ -3,8 +3,8 @@ loopback and a local HTTP stand-in for the ESP's API (answering like Mailgun's m
 endpoint; anymail is pointed at it with MAILGUN_API_URL). Each sender sends the same
 personalised lesson to N readers:
 
-- ours: subscribers.drip.send_deliveries in chunks of 100 — claim, render, send, journal,
-  record — through the product's SMTP backend (subscribers.smtp: Django's, sending bytes its
+- ours: subscribers.sending.drip.send_deliveries in chunks of 100 — claim, render, send, journal,
+  record — through the product's SMTP backend (subscribers.sending.smtp: Django's, sending bytes its
   helper thread prepared while the message before was on the wire);
 - Django's own `send_messages` over one SMTP connection, messages built from the same copy;
 - django-post-office: queue them (`send_many`), then `send_queued()`;
@@ -170,7 +170,7 @@ def reset() -> None:
 
 
 def ours(ids: list[int]) -> float:
-    from subscribers import drip
+    from subscribers.sending import drip
 
     start = time.perf_counter()
     for offset in range(0, len(ids), drip.SEND_CHUNK):
@@ -183,8 +183,8 @@ def prepared_copies(ids: list[int]) -> list[tuple[str, str, str, str, dict]]:
     """What every other sender sends: each reader's personalised copy, rendered beforehand."""
     from django.utils import timezone
 
-    from subscribers import emails
     from subscribers.models import Delivery
+    from subscribers.sending import emails
 
     copies = []
     for delivery in Delivery.objects.select_related("subscriber__course", "lesson", "version").filter(pk__in=ids):
@@ -247,7 +247,7 @@ def raw_smtplib(copies, port: int) -> float:
 def run(count: int, sink: Sink, esp: EspStandIn) -> None:
     from django.conf import settings
 
-    settings.EMAIL_BACKEND = "subscribers.smtp.EmailBackend"
+    settings.EMAIL_BACKEND = "subscribers.sending.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
     settings.SEND_RATE_PER_SECOND = 0  # the raw pipeline; the rate limit is tested, not benchmarked
     settings.SENDER_POSTAL_ADDRESS = "Pivot Path, 100 Main Street, Portland, OR 97205"

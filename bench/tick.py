@@ -51,8 +51,8 @@ def run(readers: int) -> None:
 
     from lessons.catalogue import Catalogue
     from lessons.importing import import_path
-    from subscribers import drip
     from subscribers.models import Delivery, Subscriber
+    from subscribers.sending import drip
 
     (report,) = import_path(Path(__file__).resolve().parent.parent / "lessons/content/clinical-to-non-clinical")
     course = report.course
@@ -97,7 +97,7 @@ def run(readers: int) -> None:
     Subscriber.objects.update(next_send_at=now)
     sample = 1_000
     from course import planner
-    from subscribers.course_time import reader_state
+    from subscribers.readers.course_time import reader_state
     from subscribers.tasks import send_deliveries
 
     catalogue = Catalogue.load()

@@ -135,11 +135,13 @@ _ESP_BACKENDS = {
 }
 if ANYMAIL_ESP and ANYMAIL_ESP not in _ESP_BACKENDS:
     sys.exit(f"Pivot Path: ANYMAIL_ESP must be one of {', '.join(_ESP_BACKENDS)} (got {ANYMAIL_ESP!r}).")
-# The ESP whose inbound webhook is routed (see subscribers.esp_payloads.INBOUND_PATHS). With no ESP
+# The ESP whose inbound webhook is routed (see subscribers.replies.esp_payloads.INBOUND_PATHS). With no ESP
 # (a fresh machine) it is Postmark's view: the dev outbox posts Postmark-shaped replies to it.
 INBOUND_ESP = ANYMAIL_ESP or "postmark"
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=_ESP_BACKENDS.get(ANYMAIL_ESP, "subscribers.outbox.OutboxBackend"))
-# Only for EMAIL_BACKEND=subscribers.smtp.EmailBackend (an SMTP relay; the drills' sink).
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default=_ESP_BACKENDS.get(ANYMAIL_ESP, "subscribers.sending.outbox.OutboxBackend")
+)
+# Only for EMAIL_BACKEND=subscribers.sending.smtp.EmailBackend (an SMTP relay; the drills' sink).
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 ANYMAIL = {
@@ -175,7 +177,7 @@ DRIP_STALE_SENDING_SECONDS = env.int("DRIP_STALE_SENDING_SECONDS", default=600)
 DRIP_STALE_PENDING_SECONDS = env.int("DRIP_STALE_PENDING_SECONDS", default=300)
 # How often beat runs the tick (the drills shorten it; production keeps a minute).
 DRIP_TICK_SECONDS = env.float("DRIP_TICK_SECONDS", default=60.0)
-# Where a send chunk notes each accepted message until the database records it (subscribers.journal).
+# Where a send chunk notes each accepted message until the database records it (subscribers.sending.journal).
 SEND_JOURNAL_DIR = Path(env.str("SEND_JOURNAL_DIR", default=str(VAR_DIR / "send-journal")))
 # The local hour weekly emails go out at when an enrolment names none (manage.py enroll).
 _send_hour = env.str("DEFAULT_SEND_HOUR", default="8").strip()
@@ -187,7 +189,7 @@ DEFAULT_SEND_HOUR = int(_send_hour)
 # The sender's postal address, printed in every course email's footer (CAN-SPAM and the
 # bulk-sender rules of Gmail and Yahoo ask for one).
 SENDER_POSTAL_ADDRESS = env.str("SENDER_POSTAL_ADDRESS", default="")
-# Sends per second to the ESP, held across all workers (subscribers.throttle). Empty: the
+# Sends per second to the ESP, held across all workers (subscribers.sending.throttle). Empty: the
 # ESP's default below; 0: no limit. SEND_BURST: sends allowed at once (default twice the rate).
 SEND_RATE_PER_SECOND = env.float("SEND_RATE_PER_SECOND", default=None)
 SEND_BURST = env.float("SEND_BURST", default=0)

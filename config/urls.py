@@ -18,9 +18,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
 from django.views import View
 
-from subscribers import ops_views, outbox_views, preference_views, signup_views, views
-from subscribers.esp_payloads import INBOUND_PATHS
-from subscribers.tracking import TRACKING_PATHS
+from subscribers.ops import views as ops_views
+from subscribers.readers import views as preference_views
+from subscribers.replies import views as reply_views
+from subscribers.replies.esp_payloads import INBOUND_PATHS
+from subscribers.sending import outbox_views
+from subscribers.sending.tracking import TRACKING_PATHS
+from subscribers.signup import views as signup_views
 
 admin.site.site_header = "Pivot Path"
 admin.site.site_title = "Pivot Path admin"
@@ -57,7 +61,7 @@ class MalformedPayload(Exception):
 class AnswerMalformed:
     """Mixed into anymail's webhook views. Only what anymail raises while validating and parsing
     is turned into a 400 (not retried); anything raised while the signal runs our receivers
-    (subscribers.inbound, subscribers.tracking) is our bug or outage: a 500 with its traceback
+    (subscribers.replies.inbound, subscribers.sending.tracking) is our bug or outage: a 500 with its traceback
     logged, so the ESP retries."""
 
     def run_validators(self, request: HttpRequest) -> None:
@@ -106,7 +110,7 @@ def tracking_webhook(esp: str) -> URLPattern:
 
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", signup_views.home, name="home"),
     path("start/", signup_views.start, name="start"),
     path("checkout/local/<uuid:reference>/", signup_views.local_checkout, name="local-checkout"),
     path("welcome/", signup_views.welcome, name="welcome"),
@@ -115,7 +119,7 @@ urlpatterns = [
     path("dev/outbox/", outbox_views.outbox, name="outbox"),
     path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
     path("dev/outbox/<int:pk>/reply/", outbox_views.reply_to_message, name="outbox-reply"),
-    path("reply/undo/<str:token>/", views.undo_reply, name="undo-reply"),
+    path("reply/undo/<str:token>/", reply_views.undo_reply, name="undo-reply"),
     path("p/<str:token>/", preference_views.preferences, name="preferences"),
     path("p/<str:token>/unsubscribe/", preference_views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/lessons/<slug:slug>/", preference_views.archived_lesson, name="archived-lesson"),

@@ -387,14 +387,14 @@ class SmtpSink:
             return sum(count - 1 for count in self.by_message_id.values() if count > 1)
 
     def env(self) -> dict[str, str]:
-        return {"EMAIL_BACKEND": "subscribers.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
+        return {"EMAIL_BACKEND": "subscribers.sending.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
                 "EMAIL_PORT": str(self.port)}  # fmt: skip
 
 
 def delivery_accounting(sink: SmtpSink) -> tuple[int, int, int]:
     """(deliveries, lost, left in `sending`): a delivery is lost when its Message-ID never reached the sink."""
-    from subscribers.emails import sender_domain
     from subscribers.models import Delivery
+    from subscribers.sending.emails import sender_domain
 
     rows = list(Delivery.objects.values_list("pk", "subscriber__course__slug", "state"))
     domain = sender_domain()

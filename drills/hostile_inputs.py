@@ -48,10 +48,11 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from lessons.files import LessonFileError
     from lessons.importing import import_path
     from lessons.models import Lesson
-    from subscribers import drip, emails, inbound
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import Delivery, Reply, Signup, StripeEvent, Subscriber
-    from subscribers.reply_address import reply_address
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.replies import inbound
+    from subscribers.replies.addresses import reply_address
+    from subscribers.sending import drip, emails
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     checkin = Lesson.objects.filter(course=course, kind="checkin").order_by("month", "order").first()

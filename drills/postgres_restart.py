@@ -43,8 +43,8 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from django.db import connection, transaction
 
     from course.models import Course
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import Delivery, Signup, Subscriber
+    from subscribers.readers.enrolment import Intake, enroll
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     with transaction.atomic():

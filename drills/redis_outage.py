@@ -38,9 +38,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from django.utils import timezone
 
     from course.models import Course
-    from subscribers import drip
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import Delivery, Subscriber
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.sending import drip
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     three_weeks_ago = timezone.now() - timedelta(weeks=3)

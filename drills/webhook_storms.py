@@ -39,8 +39,6 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     harness.setup_django(env)
     from course.models import Course
     from lessons.models import Lesson
-    from subscribers import drip
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import (
         Delivery,
         Event,
@@ -52,7 +50,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         Subscriber,
         TrackingEvent,
     )  # fmt: skip
-    from subscribers.reply_address import reply_address
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.replies.addresses import reply_address
+    from subscribers.sending import drip
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     signups = [

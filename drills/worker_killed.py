@@ -39,9 +39,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from django.db import transaction
 
     from course.models import Course
-    from subscribers import drip
-    from subscribers.enrolment import Intake, enroll
     from subscribers.models import Delivery
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.sending import drip
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     with transaction.atomic():

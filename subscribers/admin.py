@@ -7,9 +7,11 @@ from django.utils.html import format_html, format_html_join
 
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
-from subscribers import checkout, drip, inbound
-from subscribers.changes import ChangeRefused
 from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
+from subscribers.readers.changes import ChangeRefused
+from subscribers.replies import inbound
+from subscribers.sending import drip
+from subscribers.signup import checkout
 
 
 class EventInline(admin.TabularInline):
@@ -95,7 +97,8 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 def _review_action(name: str, description: str, **choice):
-    """An admin action applying one decision to the selected replies, each audited (subscribers.inbound.resolve)."""
+    """An admin action applying one decision to the selected replies, each audited
+    (subscribers.replies.inbound.resolve)."""
 
     def action(modeladmin, request, queryset):
         done, refused = 0, []

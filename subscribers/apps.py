@@ -9,8 +9,8 @@ class SubscribersConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound, tracking
 
-        from subscribers.inbound import on_inbound
-        from subscribers.tracking import on_tracking
+        from subscribers.replies.inbound import on_inbound
+        from subscribers.sending.tracking import on_tracking
 
-        inbound.connect(on_inbound, dispatch_uid="subscribers.inbound")
-        tracking.connect(on_tracking, dispatch_uid="subscribers.tracking")
+        inbound.connect(on_inbound, dispatch_uid="subscribers.replies.inbound")
+        tracking.connect(on_tracking, dispatch_uid="subscribers.sending.tracking")

@@ -52,9 +52,10 @@ class Subscriber(models.Model):
             models.UniqueConstraint(fields=["course", "email"], name="one_enrolment_per_email_per_course"),
         ]
         indexes = [
-            # Read by subscribers.drip.tick(): active readers whose next_send_at has come.
+            # Read by subscribers.sending.drip.tick(): active readers whose next_send_at has come.
             models.Index(fields=["next_send_at", "id"], condition=Q(status="active"), name="subscriber_due_idx"),
-            # Read by subscribers.ops._readers(): one index-only pass for status, stage, destination and cohorts.
+            # Read by subscribers.ops.reports._readers(): one index-only pass for status, stage, destination
+            # and cohorts.
             models.Index(fields=["course", "status", "stage", "destination", "enrolled_at"], name="subscriber_ops_idx"),
         ]
 
@@ -107,19 +108,20 @@ class Delivery(models.Model):
             models.UniqueConstraint(fields=["subscriber", "lesson"], name="one_delivery_per_subscriber_lesson"),
         ]
         indexes = [
-            # Read by subscribers.drip.recover_stale(): unsent rows whose worker or message was lost.
+            # Read by subscribers.sending.drip.recover_stale(): unsent rows whose worker or message was lost.
             models.Index(
                 fields=["state", "claimed_at"],
                 condition=Q(state__in=["pending", "sending"]),
                 name="delivery_unsent_idx",
             ),
-            # Read by subscribers.ops._emails() and _checkins(): emails sent per day (index-only, per course).
+            # Read by subscribers.ops.reports._emails() and _checkins(): emails sent per day (index-only, per course).
             models.Index(fields=["sent_at", "lesson"], condition=Q(sent_at__isnull=False), name="delivery_sent_idx"),
-            # Read by subscribers.ops._emails(): delivered, bounced and complained per day.
+            # Read by subscribers.ops.reports._emails(): delivered, bounced and complained per day.
             models.Index(
                 fields=["outcome_at", "outcome", "lesson"], condition=~Q(outcome=""), name="delivery_outcome_idx"
             ),
-            # Read by subscribers.ops.overview(): the latest failures, bounces and complaints, and failures counted.
+            # Read by subscribers.ops.reports.overview(): the latest failures, bounces and complaints, and
+            # failures counted.
             models.Index(
                 fields=["created_at", "lesson"],
                 condition=Q(state="failed") | Q(outcome__in=["bounced", "complained"]),
@@ -168,7 +170,7 @@ class Reply(models.Model):
         indexes = [
             # Read by the admin review queue (ReplyAdmin, filtered on status).
             models.Index(fields=["status", "received_at"], name="reply_status_idx"),
-            # Read by subscribers.ops._checkins(): replies received in the period, by status.
+            # Read by subscribers.ops.reports._checkins(): replies received in the period, by status.
             models.Index(fields=["received_at", "status"], name="reply_received_idx"),
         ]
 
@@ -378,7 +380,7 @@ class TrackingEvent(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["esp", "event_id"], name="one_tracking_event_per_esp_id")]
         indexes = [
-            # Read by subscribers.tracking.soft_bounces_in_a_row(): a reader's recent events.
+            # Read by subscribers.sending.tracking.soft_bounces_in_a_row(): a reader's recent events.
             models.Index(fields=["subscriber", "received_at"], name="tracking_subscriber_idx"),
         ]
 
@@ -387,7 +389,7 @@ class TrackingEvent(models.Model):
 
 
 class SendAllowance(models.Model):
-    """The token bucket that holds sends to one ESP under its rate (subscribers.throttle)."""
+    """The token bucket that holds sends to one ESP under its rate (subscribers.sending.throttle)."""
 
     esp = models.CharField(max_length=40, primary_key=True)
     tokens = models.FloatField(default=0)

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: each calls one function of subscribers.drip."""
+"""Thin Celery tasks: each calls one function of subscribers.sending.drip."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 from celery import shared_task
 from django.utils import timezone
 
-from subscribers import drip
+from subscribers.sending import drip
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def tick() -> str:
     reject_on_worker_lost=True,
 )
 def send_deliveries(delivery_ids: list[int]) -> None:
-    """Send a chunk of deliveries (subscribers.drip.send_deliveries). Redelivered after a worker
+    """Send a chunk of deliveries (subscribers.sending.drip.send_deliveries). Redelivered after a worker
     dies: the ones already sent are skipped by their claim."""
     report = drip.send_deliveries(delivery_ids)
     for delivery_id, outcome in report.outcomes.items():
@@ -42,7 +42,7 @@ def send_deliveries(delivery_ids: list[int]) -> None:
 
 @shared_task(name="subscribers.tasks.process_reply", ignore_result=True)
 def process_reply(reply_id: int) -> str:
-    from subscribers import inbound
+    from subscribers.replies import inbound
 
     outcome = inbound.process(reply_id)
     logger.info("reply %s: %s", reply_id, outcome)
@@ -50,7 +50,7 @@ def process_reply(reply_id: int) -> str:
 
 
 class TransientSendError(Exception):
-    """A send failure that may pass if tried again (subscribers.drip.is_transient): retried with backoff."""
+    """A send failure that may pass if tried again (subscribers.sending.drip.is_transient): retried with backoff."""
 
 
 @shared_task(
@@ -66,11 +66,11 @@ class TransientSendError(Exception):
     retry_jitter=True,
 )
 def send_reply_confirmation(self, reply_id: int) -> str:
-    """Send one reply's confirmation (subscribers.inbound.send_confirmation), queued after the reply
+    """Send one reply's confirmation (subscribers.replies.inbound.send_confirmation), queued after the reply
     is applied. A transient ESP failure is retried 5 times, waiting a random part of 30 s, 1, 2, 4
     and 8 min; a permanent one, or the last retry, is logged and dropped (the change stands; the
     reader has their preferences page)."""
-    from subscribers import inbound
+    from subscribers.replies import inbound
 
     try:
         outcome = inbound.send_confirmation(reply_id)
@@ -92,6 +92,6 @@ def send_reply_confirmation(self, reply_id: int) -> str:
 
 @shared_task(name="subscribers.tasks.recover_replies", ignore_result=True)
 def recover_replies() -> str:
-    from subscribers import inbound
+    from subscribers.replies import inbound
 
     return f"queued {inbound.queue_stale()} replies again"

@@ -17,8 +17,8 @@ from django.db import connection
 
 from course.models import Course
 from lessons.importing import import_path
-from subscribers.enrolment import Intake, enroll
 from subscribers.models import OutboxMessage, Subscriber
+from subscribers.readers.enrolment import Intake, enroll
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -103,7 +103,7 @@ def pytest_collection_modifyitems(items) -> None:
 @pytest.fixture(autouse=True)
 def local_outbox(settings):
     """Django's test runner swaps in its memory backend; keep the product's own outbox."""
-    settings.EMAIL_BACKEND = "subscribers.outbox.OutboxBackend"
+    settings.EMAIL_BACKEND = "subscribers.sending.outbox.OutboxBackend"
 
 
 @pytest.fixture(autouse=True)
@@ -239,8 +239,8 @@ def carol(checkin_course) -> Subscriber:
 def send_checkin(reader: Subscriber):
     """Deliver the course's check-in to `reader` through the real send path; returns the Delivery."""
     from lessons.models import Lesson
-    from subscribers import drip
     from subscribers.models import Delivery
+    from subscribers.sending import drip
 
     lesson = Lesson.objects.get(course=reader.course, kind="checkin")
     delivery = Delivery.objects.create(

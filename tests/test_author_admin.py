@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from lessons.models import Lesson
-from subscribers import drip
+from subscribers.sending import drip
 from tests.conftest import outbox_to
 
 

@@ -140,7 +140,7 @@ def test_the_sample_course_sends_through_the_same_engine(db):
     import time_machine
     from django.utils import timezone
 
-    from subscribers import drip
+    from subscribers.sending import drip
     from tests.conftest import enrol, outbox_to
 
     (report,) = import_path(SHIPPED_CONTENT / "ae-after-layoff")

@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from lessons.importing import import_path
-from subscribers import drip
 from subscribers.models import Subscriber
+from subscribers.sending import drip
 from tests.conftest import ROOT, SHIPPED_CONTENT, outbox_to
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -113,8 +113,8 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
 
 def test_a_reader_changes_their_preferences_on_a_phone(site, page):
     from course.models import Course
-    from subscribers.enrolment import Intake, enroll
-    from subscribers.preferences import preferences_url
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.readers.links import preferences_url
 
     course = Course.objects.get(slug="clinical-to-non-clinical")
     reader = enroll(

@@ -12,10 +12,12 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from subscribers import changes, drip, esp_payloads, inbound
-from subscribers.course_time import clock_of
 from subscribers.models import Event, OutboxMessage, Reply, Subscriber
-from subscribers.reply_address import ReplyTarget, read_token, reply_address, reply_token
+from subscribers.readers import changes
+from subscribers.readers.course_time import clock_of
+from subscribers.replies import esp_payloads, inbound
+from subscribers.replies.addresses import ReplyTarget, read_token, reply_address, reply_token
+from subscribers.sending import drip
 from tests.conftest import enrol, outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"

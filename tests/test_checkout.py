@@ -12,8 +12,9 @@ import stripe
 from django.db import connection
 from django.test import Client
 
-from subscribers import checkout, drip
 from subscribers.models import Delivery, Event, Payment, Signup, StripeEvent, Subscriber
+from subscribers.sending import drip
+from subscribers.signup import checkout
 from tests.conftest import FIXTURES, enrol, outbox_to
 
 WEBHOOK_SECRET = "whsec_test_0123456789abcdef"

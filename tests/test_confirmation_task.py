@@ -11,10 +11,10 @@ import time_machine
 from anymail.inbound import AnymailInboundMessage
 from django.utils import timezone
 
-from subscribers import esp_payloads, inbound
 from subscribers.models import Reply, Subscriber
-from subscribers.outbox import OutboxBackend
-from subscribers.reply_address import reply_address
+from subscribers.replies import esp_payloads, inbound
+from subscribers.replies.addresses import reply_address
+from subscribers.sending.outbox import OutboxBackend
 from subscribers.tasks import send_reply_confirmation
 from tests.conftest import outbox_to, send_checkin
 

@@ -6,7 +6,7 @@ from unittest import mock
 
 from django.db import OperationalError
 
-from subscribers import checkout
+from subscribers.signup import checkout
 
 
 def test_it_answers_503_with_retry_after_when_the_database_is_unreachable(client):

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from course.schedule import Timing, next_slot, zone
-from subscribers import drip
 from subscribers.models import Delivery, Event, Subscriber
+from subscribers.sending import drip
 from tests.conftest import enrol, outbox_to
 
 
@@ -88,14 +88,14 @@ def test_a_tick_while_the_broker_is_down_plans_every_batch_and_the_next_tick_que
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(send_deliveries, "delay", broker_down)
+    monkeypatch.setattr(send_deliveries, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         report = drip.tick(batch_size=1)
 
     assert (report.planned, report.batches) == (2, 2)
     assert set(Delivery.objects.values_list("state", flat=True)) == {"pending"}
     queued = []
-    monkeypatch.setattr(send_deliveries, "delay", queued.append)
+    monkeypatch.setattr(send_deliveries, "apply_async", lambda args, kwargs=None, **options: queued.append(args[0]))
     with time_machine.travel(timezone.now() + timedelta(minutes=6)):
         assert drip.tick().requeued == 2
     assert sorted(id for chunk in queued for id in chunk) == sorted(report.delivery_ids)

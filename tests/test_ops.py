@@ -13,8 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from subscribers import changes, ops
 from subscribers.models import Delivery, Reply, Subscriber
+from subscribers.ops import reports
+from subscribers.readers import changes
 from tests.conftest import enrol, send_checkin
 from tests.course_history import course_history
 
@@ -51,7 +52,7 @@ def test_it_sends_anyone_but_staff_to_the_admin_login(client, db, url):
 
 def test_it_counts_readers_emails_replies_and_failures(shipped, staff):
     people = course_history(shipped, 40)
-    data = ops.overview(shipped, days=30)
+    data = reports.overview(shipped, days=30)
     assert data.readers == 40 == sum(data.by_status.values())
     assert data.in_course == Subscriber.objects.filter(status__in=["active", "paused"]).count()
     assert sum(data.by_stage.values()) == data.in_course == sum(data.by_destination.values())
@@ -65,8 +66,8 @@ def test_it_counts_readers_emails_replies_and_failures(shipped, staff):
         Delivery.objects.filter(lesson__kind="checkin", sent_at__gte=since, replies__isnull=False).distinct().count()
     )
     assert sum(c.readers for c in data.cohorts) == len(people)
-    problems = Delivery.objects.filter(ops.PROBLEM).count()
-    assert len(data.problems) == min(problems, ops.RECENT_PROBLEMS)
+    problems = Delivery.objects.filter(reports.PROBLEM).count()
+    assert len(data.problems) == min(problems, reports.RECENT_PROBLEMS)
 
     page = staff.get("/ops/").content.decode()
     assert "How the course is going" in page
@@ -109,7 +110,7 @@ def test_a_timeline_tells_the_readers_story_in_order_and_what_comes_next(shipped
     changes.change_stage(alice, "searching", actor="reader", why="replied 3", now=now - timedelta(days=3))
     send_checkin(alice)
 
-    story = ops.timeline(alice)
+    story = reports.timeline(alice)
     assert [(m.kind, m.title) for m in story.moments] == [
         ("change", "Enrolled"),
         ("change", "Stage changed"),
@@ -143,7 +144,7 @@ def test_the_readers_export_streams_every_matching_reader(shipped, staff):
     rows = csv_rows(response)
     assert len(rows) == expected
     assert {(row["status"], row["stage"]) for row in rows} <= {("active", "searching")}
-    assert list(rows[0]) == list(ops.READER_COLUMNS)
+    assert list(rows[0]) == list(reports.READER_COLUMNS)
 
 
 def test_the_deliveries_export_filters_by_course_reader_and_date(shipped, staff):
@@ -172,7 +173,7 @@ def test_bad_filters_get_a_400_that_names_them(shipped, staff):
 
 
 def test_an_export_reads_in_chunks_with_constant_statements(shipped, staff, monkeypatch):
-    monkeypatch.setattr(ops, "EXPORT_CHUNK", 7)
+    monkeypatch.setattr(reports, "EXPORT_CHUNK", 7)
     counts = []
     for size in (5, 40):
         course_history(shipped, size, start=size * 10)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from subscribers import drip
+from subscribers.sending import drip
 from tests.conftest import outbox_to
 
 

@@ -16,10 +16,12 @@ from django.test import Client
 from django.utils import timezone
 
 from course.schedule import zone
-from subscribers import changes, drip, esp_payloads
 from subscribers.models import Delivery, Event, Subscriber
-from subscribers.preferences import preferences_url
-from subscribers.reply_address import unsubscribe_address
+from subscribers.readers import changes
+from subscribers.readers.links import preferences_url
+from subscribers.replies import esp_payloads
+from subscribers.replies.addresses import unsubscribe_address
+from subscribers.sending import drip
 from tests.conftest import outbox_to
 
 WEBHOOK_AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"esp:webhook-password").decode()}

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from anymail.inbound import AnymailInboundMessage
 
-from subscribers import inbound
 from subscribers.models import Reply
-from subscribers.reply_address import reply_token
+from subscribers.replies import inbound
+from subscribers.replies.addresses import reply_token
 from tests.conftest import send_checkin
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "replies"

@@ -12,8 +12,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from subscribers import drip, journal
 from subscribers.models import Delivery, OutboxMessage, Subscriber
+from subscribers.sending import drip, journal
 from tests.conftest import enrol, outbox_to
 
 
@@ -134,7 +134,7 @@ def test_the_smtp_backend_puts_the_prepared_message_on_the_wire_intact(readers, 
     controller = Controller(Handler(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        settings.EMAIL_BACKEND = "subscribers.smtp.EmailBackend"
+        settings.EMAIL_BACKEND = "subscribers.sending.smtp.EmailBackend"
         settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
         report = drip.send_deliveries(drip.tick(queue=False).delivery_ids)
     finally:

@@ -14,8 +14,8 @@ import responses
 from anymail.exceptions import AnymailAPIError, AnymailRequestsAPIError
 from django.utils import timezone
 
-from subscribers import drip, throttle
 from subscribers.models import Delivery, Event
+from subscribers.sending import drip, throttle
 from tests.conftest import enrol
 
 MAILGUN_URL = "https://api.mailgun.net/v3/pivotpath.localhost/messages"

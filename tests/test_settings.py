@@ -11,8 +11,8 @@ import pytest
 from django.core.checks import run_checks
 from django.core.management import call_command
 
-from subscribers.enrolment import Intake
 from subscribers.models import Subscriber
+from subscribers.readers.enrolment import Intake
 from tests.conftest import ROOT
 
 PRODUCTION = {
@@ -154,7 +154,7 @@ def test_w002_the_esp_chosen_without_its_keys(production):
 
 def test_w002_is_quiet_for_ses_and_for_another_email_backend(production):
     production.ANYMAIL = {**production.ANYMAIL, "POSTMARK_SERVER_TOKEN": ""}
-    production.EMAIL_BACKEND = "subscribers.smtp.EmailBackend"
+    production.EMAIL_BACKEND = "subscribers.sending.smtp.EmailBackend"
     assert pivotpath_checks() == {}
     production.ANYMAIL_ESP, production.EMAIL_BACKEND = "amazon_ses", "anymail.backends.amazon_ses.EmailBackend"
     assert pivotpath_checks() == {}

@@ -10,8 +10,9 @@ import pytest
 import responses
 from django.contrib.auth.models import User
 
-from subscribers import checkout, drip
 from subscribers.models import Payment, Signup, Subscriber
+from subscribers.sending import drip
+from subscribers.signup import checkout
 from tests.conftest import FIXTURES, enrol, outbox_to
 from tests.test_checkout import WEBHOOK_SECRET, paid_event, post_event, sign_up, stripe_event
 

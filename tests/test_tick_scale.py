@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from subscribers import drip
 from subscribers.models import Delivery, Subscriber
+from subscribers.sending import drip
 
 
 def due_readers(course, count: int, start: int = 0) -> None:
@@ -48,7 +48,9 @@ def test_statements_grow_with_batches_not_with_readers(course):
 
 def test_sends_are_queued_in_chunks_after_the_batch_commits(transactional_db, course, monkeypatch):
     queued: list[list[int]] = []
-    monkeypatch.setattr("subscribers.tasks.send_deliveries.delay", lambda ids: queued.append(ids))
+    monkeypatch.setattr(
+        "subscribers.tasks.send_deliveries.apply_async", lambda args, kwargs=None, **options: queued.append(args[0])
+    )
     due_readers(course, 250)
     report = drip.tick(batch_size=500)
     assert [len(chunk) for chunk in queued] == [100, 100, 50]

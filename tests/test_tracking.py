@@ -15,8 +15,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from subscribers import drip
 from subscribers.models import Delivery, Event, Subscriber, TrackingEvent
+from subscribers.sending import drip
 from tests.conftest import FIXTURES, outbox_to
 
 SECRET = "esp:webhook-password"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subscribers.understanding import understand
+from subscribers.replies.understanding import understand
 
 CASES = [
     # stage by number, in any common form

@@ -14,9 +14,10 @@ from anymail.signals import inbound, tracking
 from django.db.models.signals import post_save
 from django.test import Client
 
-from subscribers import drip, esp_payloads
 from subscribers.models import Delivery, Event, Reply, Subscriber, TrackingEvent
-from subscribers.reply_address import reply_address
+from subscribers.replies import esp_payloads
+from subscribers.replies.addresses import reply_address
+from subscribers.sending import drip
 from tests.conftest import FIXTURES, outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"

@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from subscribers import drip
 from subscribers.models import Delivery, OutboxMessage
+from subscribers.sending import drip
 from tests.conftest import enrol, outbox_to, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

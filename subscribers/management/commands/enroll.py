@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from course.models import Course
 from course.vocabulary import Destination, Stage
-from subscribers.enrolment import EnrolmentError, Intake, enroll
+from subscribers.readers.enrolment import EnrolmentError, Intake, enroll
 
 
 class Command(BaseCommand):

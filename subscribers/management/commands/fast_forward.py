@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from subscribers.changes import ChangeRefused, fast_forward
 from subscribers.models import Subscriber
+from subscribers.readers.changes import ChangeRefused, fast_forward
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
-from subscribers import drip
 from subscribers.models import Subscriber
+from subscribers.sending import drip
 
 
 class Command(BaseCommand):

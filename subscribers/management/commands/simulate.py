@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from course.models import Course
-from subscribers.simulation import report_html, simulate
+from subscribers.ops.simulation import report_html, simulate
 
 
 def _instant(value: str) -> datetime:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from subscribers import drip
+from subscribers.sending import drip
 
 
 class Command(BaseCommand):

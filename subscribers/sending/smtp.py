@@ -5,7 +5,7 @@ the send, with Django's own functions; `_send` then only talks to the server. Th
 from its helper thread (`drip._prepared`) while the message before is on the wire. A message
 not prepared is sent as Django sends it.
 
-    EMAIL_BACKEND=subscribers.smtp.EmailBackend EMAIL_HOST=relay.example.com EMAIL_PORT=587
+    EMAIL_BACKEND=subscribers.sending.smtp.EmailBackend EMAIL_HOST=relay.example.com EMAIL_PORT=587
 """
 
 from __future__ import annotations

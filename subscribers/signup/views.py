@@ -1,4 +1,4 @@
-"""Sign-up pages and the Stripe webhook: thin views over subscribers.checkout."""
+"""The course page, sign-up pages and the Stripe webhook: thin views over subscribers.signup.checkout."""
 
 from __future__ import annotations
 
@@ -12,11 +12,17 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from course.schedule import zone
-from subscribers import checkout
-from subscribers.forms import IntakeForm, hour_label
 from subscribers.models import Signup
+from subscribers.readers.course_time import hour_label
+from subscribers.signup import checkout
+from subscribers.signup.forms import IntakeForm
 
 SESSION_KEY = "signup"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The course page: what a clinician needs to decide, the price, and the way in."""
+    return render(request, "subscribers/home.html", {"course": checkout.signup_course()})
 
 
 def _session_signup(request: HttpRequest) -> Signup | None:

@@ -24,9 +24,9 @@ from django.utils.crypto import salted_hmac
 
 from course.models import Course
 from course.vocabulary import Destination, Stage
-from subscribers import audit, changes
-from subscribers.enrolment import AlreadyEnrolled, EnrolmentError, Intake, enroll
 from subscribers.models import Payment, Signup, StripeEvent, Subscriber
+from subscribers.readers import audit, changes
+from subscribers.readers.enrolment import AlreadyEnrolled, EnrolmentError, Intake, enroll
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The operator pages under /ops/: the dashboard, readers, a reader's timeline and the CSV
-exports. Staff only; anyone else is sent to the admin login. Thin: parse, call subscribers.ops."""
+exports. Staff only; anyone else is sent to the admin login. Thin: parse, call subscribers.ops.reports."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from django.utils import timezone
 from course.models import Course
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
-from subscribers import charts, ops
 from subscribers.models import Reply, Subscriber
+from subscribers.ops import charts, reports
 
 PERIODS = (7, 30, 90)
 READERS_PAGE = 100
@@ -39,9 +39,9 @@ class FilterForm(forms.Form):
     until = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(required=False, max_length=200, label="email or name")
 
-    def filters(self) -> ops.Filters:
+    def filters(self) -> reports.Filters:
         data = self.cleaned_data
-        return ops.Filters(data["course"], data["status"], data["stage"], data["destination"], data["since"],
+        return reports.Filters(data["course"], data["status"], data["stage"], data["destination"], data["since"],
                            data["until"], data["q"].strip())  # fmt: skip
 
     def clean(self):
@@ -61,9 +61,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     courses = list(Course.objects.order_by("title"))
     course = next((c for c in courses if c.slug == request.GET.get("course")), None)
     days = int(request.GET["days"]) if request.GET.get("days") in {str(p) for p in PERIODS} else 30
-    data = ops.overview(course, days)
+    data = reports.overview(course, days)
     day_labels = [f"{day.day:%b %d}" for day in data.emails]
-    cohort_labels, cohort_series = ops.cohort_series(data.cohorts)
+    cohort_labels, cohort_series = reports.cohort_series(data.cohorts)
     reply_items = [(status, data.replies.get(status, 0)) for status in ("applied", "review", "ignored", "dismissed")]
     context = {
         "data": data,
@@ -77,10 +77,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 colors=STATUS_COLORS,
             ),
             "stage": charts.horizontal_bars(
-                "Readers in the course by stage", ops.stage_items(data.by_stage), width=460
+                "Readers in the course by stage", reports.stage_items(data.by_stage), width=460
             ),
             "destination": charts.horizontal_bars(
-                "Readers in the course by destination", ops.destination_items(data.by_destination), width=460
+                "Readers in the course by destination", reports.destination_items(data.by_destination), width=460
             ),
             "emails": charts.line_chart(
                 f"Emails per day, last {days} days",
@@ -113,7 +113,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/ops/dashboard.html", context)
 
 
-def _rates(data: ops.Overview) -> dict[str, str]:
+def _rates(data: reports.Overview) -> dict[str, str]:
     """Bounce and complaint rates, and how worried to be (above 2% bounces or 0.1% complaints
     mailbox providers start to filter a sender)."""
     bounced, complained = data.outcome_rate("bounced"), data.outcome_rate("complained")
@@ -128,7 +128,7 @@ def readers(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return _bad_filters(form)
-    filters = form.filters() if form.is_bound else ops.Filters()
+    filters = form.filters() if form.is_bound else reports.Filters()
     rows = (
         filters.readers()
         .select_related("course")
@@ -151,7 +151,7 @@ def readers(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     subscriber = get_object_or_404(Subscriber.objects.select_related("course"), pk=pk)
-    story = ops.timeline(subscriber)
+    story = reports.timeline(subscriber)
     return render(
         request,
         "subscribers/ops/timeline.html",
@@ -161,18 +161,18 @@ def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_member_required
 def export_readers(request: HttpRequest) -> HttpResponse:
-    return _export(request, "readers", lambda f: f.readers(), ops.READER_COLUMNS)
+    return _export(request, "readers", lambda f: f.readers(), reports.READER_COLUMNS)
 
 
 @staff_member_required
 def export_deliveries(request: HttpRequest) -> HttpResponse:
-    return _export(request, "deliveries", lambda f: f.deliveries(), ops.DELIVERY_COLUMNS)
+    return _export(request, "deliveries", lambda f: f.deliveries(), reports.DELIVERY_COLUMNS)
 
 
 def _export(request: HttpRequest, name: str, rows, columns: dict[str, str]) -> HttpResponse:
     form = FilterForm(request.GET)
     if not form.is_valid():
         return _bad_filters(form)
-    response = StreamingHttpResponse(ops.csv_lines(rows(form.filters()), columns), content_type="text/csv")
+    response = StreamingHttpResponse(reports.csv_lines(rows(form.filters()), columns), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
     return response

@@ -1,5 +1,5 @@
 """The preferences page (flow 7): what a reader can change from their signed link, each
-change made through subscribers.changes (one transaction, one audit row)."""
+change made through subscribers.readers.changes (one transaction, one audit row)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from course.schedule import available_time_zones
 from course.vocabulary import Destination
-from subscribers import changes
-from subscribers.changes import WEEKDAYS
-from subscribers.forms import hour_label
 from subscribers.models import Delivery, Subscriber
+from subscribers.readers import changes
+from subscribers.readers.changes import WEEKDAYS
+from subscribers.readers.course_time import hour_label
 
 
 class TrackForm(forms.Form):
@@ -51,7 +51,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
 
 
 def apply(subscriber: Subscriber, data, *, now: datetime | None = None) -> tuple[str, forms.Form | None]:
-    """Apply one POST of the preferences page through subscribers.changes; returns a line saying
+    """Apply one POST of the preferences page through subscribers.readers.changes; returns a line saying
     what happened and the form to show again with its errors (None when it was applied)."""
     why = "preferences page"
     action = data.get("action", "")
@@ -98,7 +98,7 @@ def one_click_unsubscribe(subscriber: Subscriber, *, one_click: bool, now: datet
 
 def sent_lessons(subscriber: Subscriber, now: datetime | None = None) -> list[tuple[Delivery, str]]:
     """The reader's archive: every lesson sent to them, newest first, with its subject as they got it."""
-    from subscribers import emails
+    from subscribers.sending import emails
 
     values = emails.placeholder_values(subscriber, now or timezone.now())
     deliveries = subscriber.deliveries.filter(state=Delivery.State.SENT).select_related(
@@ -113,7 +113,7 @@ def sent_lessons(subscriber: Subscriber, now: datetime | None = None) -> list[tu
 def archived_copy(subscriber: Subscriber, slug: str, now: datetime | None = None) -> str | None:
     """The HTML of a lesson as it was sent to this reader (its version, their details), or None
     if that lesson has not been sent to them."""
-    from subscribers import emails
+    from subscribers.sending import emails
 
     delivery = (
         subscriber.deliveries.filter(state=Delivery.State.SENT, lesson__slug=slug)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+# Named after the module's first home, and kept: tokens in emails already sent stay valid.
 SALT = "subscribers.reply_address"
 PREFIX = "checkin+"
 MAC_BYTES = 12

@@ -4,7 +4,7 @@
    (unique: a duplicate is dropped) and queues `process()` after commit. Bad mail never raises.
 2. `process()` — drops auto-replies and bounces, checks the signed reply address and the
    sender, extracts the new text, understands it, and applies it in one transaction with
-   audit rows (subscribers.changes); after commit, queues the confirmation with its undo link
+   audit rows (subscribers.readers.changes); after commit, queues the confirmation with its undo link
    (`send_confirmation()`, a retried task: subscribers.tasks.send_reply_confirmation).
    Anything unclear changes nothing and goes to the review queue with the reason.
 3. `undo()` and `resolve()` — the reader's undo link and the admin review actions.
@@ -23,27 +23,28 @@ from functools import partial
 import inscriptis
 import lxml.html
 from anymail.inbound import AnymailInboundMessage
-from celery import signature
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from mailparser_reply import EmailMessage as ReplyParser
 
-from subscribers import audit, changes, emails
+from subscribers import queueing
 from subscribers.models import Delivery, Reply, Subscriber
-from subscribers.reply_address import find_target, find_unsubscribe
-from subscribers.understanding import Understanding, understand
+from subscribers.readers import audit, changes
+from subscribers.replies.addresses import find_target, find_unsubscribe
+from subscribers.replies.understanding import Understanding, understand
+from subscribers.sending import emails
 
 logger = logging.getLogger(__name__)
 
+# Named after the module's first home, and kept: tokens in emails already sent stay valid.
 UNDO_SALT = "subscribers.inbound.undo"
 # Replies left `received` this long (their task message was lost) are queued again by beat.
 STALE_RECEIVED = timedelta(minutes=2)
 # Quotes below this many characters of new text are all mail-parser-reply reads (bounds its regexes).
 MAX_TEXT = 20_000
 REPLY_LANGUAGES = ["en", "es", "fr", "de"]
-CONFIRMATION_TASK = "subscribers.tasks.send_reply_confirmation"
 # A confirmation claimed this long ago by a worker that died may be claimed again.
 CONFIRMATION_CLAIM = timedelta(minutes=10)
 
@@ -121,9 +122,7 @@ def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None
 
 
 def queue_process(reply_id: int) -> None:
-    from subscribers.tasks import process_reply
-
-    process_reply.delay(reply_id)
+    queueing.queue(queueing.PROCESS_REPLY, reply_id)
 
 
 def queue_stale(now: datetime | None = None) -> int:
@@ -364,8 +363,7 @@ def _apply(subscriber: Subscriber, understanding: Understanding, *, actor: str, 
 
 
 def queue_confirmation(reply_id: int) -> None:
-    """Queue the confirmation task by its name (subscribers.tasks imports this module, not the reverse)."""
-    signature(CONFIRMATION_TASK, args=(reply_id,)).apply_async()
+    queueing.queue(queueing.SEND_REPLY_CONFIRMATION, reply_id)
 
 
 def send_confirmation(reply_id: int, now: datetime | None = None) -> str:

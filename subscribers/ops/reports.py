@@ -21,8 +21,8 @@ from course.models import Course
 from course.preview import Slot
 from course.schedule import COURSE_MONTH
 from course.vocabulary import Destination, Kind, Stage
-from subscribers import drip
 from subscribers.models import Delivery, Event, Payment, Reply, Subscriber
+from subscribers.sending import drip
 
 IN_COURSE = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
 LEFT = (Subscriber.Status.UNSUBSCRIBED, Subscriber.Status.REFUNDED, Subscriber.Status.SUPPRESSED)

@@ -12,8 +12,8 @@ from django.utils import timezone
 from course.models import Course
 from course.schedule import is_time_zone
 from course.vocabulary import Destination, Stage
-from subscribers import changes
 from subscribers.models import Subscriber
+from subscribers.readers import changes
 
 
 class EnrolmentError(ValueError):

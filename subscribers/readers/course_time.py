@@ -1,4 +1,5 @@
-"""A reader's weekly timing and course clock, read off a Subscriber (or a row with the same fields)."""
+"""A reader's weekly timing and course clock, read off a Subscriber (or a row with the same fields),
+and how their send hour reads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def clock_of(reader) -> CourseClock:
 def next_slot_of(reader, after: datetime) -> datetime:
     """The reader's next weekly slot more than MIN_GAP after `after` (course.schedule.next_slot)."""
     return next_slot(after, timing_of(reader))
+
+
+def hour_label(hour: int) -> str:
+    """A send hour as readers read it: 7 → "7:00 am"."""
+    suffix = "am" if hour < 12 else "pm"
+    return f"{(hour % 12) or 12}:00 {suffix}"
 
 
 def reader_state(reader) -> planner.Reader:

@@ -13,8 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from subscribers import esp_payloads
 from subscribers.models import OutboxMessage, Reply
+from subscribers.replies import esp_payloads
 
 
 def _require_enabled() -> None:

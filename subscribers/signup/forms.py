@@ -8,11 +8,7 @@ from course.models import Course
 from course.schedule import available_time_zones
 from course.vocabulary import Destination
 from subscribers.models import Signup, Subscriber
-
-
-def hour_label(hour: int) -> str:
-    suffix = "am" if hour < 12 else "pm"
-    return f"{(hour % 12) or 12}:00 {suffix}"
+from subscribers.readers.course_time import hour_label
 
 
 class IntakeForm(forms.ModelForm):

@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from course.schedule import is_time_zone, local_weekday, paused_slots
 from course.vocabulary import Destination, Stage
-from subscribers import audit
-from subscribers.course_time import next_slot_of, timing_of
 from subscribers.models import Event, Subscriber
+from subscribers.readers import audit
+from subscribers.readers.course_time import next_slot_of, timing_of
 
 Status = Subscriber.Status
 What = Event.What

@@ -1,4 +1,4 @@
-"""The reader's signed preferences link (the page at it: subscribers.preferences_page)."""
+"""The reader's signed preferences link (the page at it: subscribers.readers.preferences)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.core import signing
 
 from subscribers.models import Subscriber
 
+# Named after the module's first home, and kept: tokens in emails already sent stay valid.
 SALT = "subscribers.preferences"
 
 

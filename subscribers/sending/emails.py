@@ -11,10 +11,10 @@ from django.core.mail import EmailMultiAlternatives
 
 from course.vocabulary import Destination, Kind, Stage
 from lessons.rendering import render_lesson
-from subscribers.course_time import clock_of
 from subscribers.models import Delivery, Reply, Subscriber
-from subscribers.preferences import preferences_url, unsubscribe_url
-from subscribers.reply_address import reply_address, unsubscribe_address
+from subscribers.readers.course_time import clock_of
+from subscribers.readers.links import preferences_url, unsubscribe_url
+from subscribers.replies.addresses import reply_address, unsubscribe_address
 
 
 def sender_domain() -> str:
@@ -57,7 +57,7 @@ def lesson_email(delivery: Delivery, now) -> EmailMultiAlternatives:
         headers=list_headers(delivery),
     )
     message.attach_alternative(rendered.html, "text/html")
-    # anymail sends it to the ESP, which returns it in tracking events (subscribers.tracking).
+    # anymail sends it to the ESP, which returns it in tracking events (subscribers.sending.tracking).
     message.metadata = {"delivery": str(delivery.pk)}
     return message
 

@@ -30,9 +30,11 @@ from course import planner, preview
 from course.schedule import paused_slots
 from course.vocabulary import Kind
 from lessons.catalogue import Catalogue
-from subscribers import audit, changes, emails, journal, throttle
-from subscribers.course_time import CLOCK_FIELDS, next_slot_of, reader_state, timing_of
+from subscribers import queueing
 from subscribers.models import Delivery, Subscriber
+from subscribers.readers import audit, changes
+from subscribers.readers.course_time import CLOCK_FIELDS, next_slot_of, reader_state, timing_of
+from subscribers.sending import emails, journal, throttle
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +157,8 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
 
 def queue_sends(delivery_ids: list[int]) -> None:
     """One task message per chunk of deliveries: 100,000 sends are 1,000 messages, not 100,000."""
-    from subscribers.tasks import send_deliveries
-
     for start in range(0, len(delivery_ids), SEND_CHUNK):
-        send_deliveries.delay(delivery_ids[start : start + SEND_CHUNK])
+        queueing.queue(queueing.SEND_DELIVERIES, delivery_ids[start : start + SEND_CHUNK])
 
 
 def recover_stale(now: datetime) -> int:
@@ -244,12 +244,12 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
     """Claim, render, send, record a chunk of deliveries (flow 3).
 
     Readers no longer active are cancelled. The rest go out one at a time through one
-    connection to the ESP, held to its rate (subscribers.throttle); deliveries of one lesson
+    connection to the ESP, held to its rate (subscribers.sending.throttle); deliveries of one lesson
     version go out as one batch call when the ESP substitutes per-recipient data itself
     (emails.batch_capable). A helper thread renders each next message while the one before is
     on the wire (`_prepared`). Each accepted message is noted in the chunk's journal as the ESP
     answers, and the chunk is recorded in the database once, at its end: a worker killed
-    mid-chunk resends at most the message it was sending (subscribers.journal). Failures are
+    mid-chunk resends at most the message it was sending (subscribers.sending.journal). Failures are
     sorted by `is_transient()`: a transient one stays `pending` with a `retry_at` (exponential
     backoff with jitter, MAX_SEND_ATTEMPTS in all); a permanent one fails the delivery with the
     reason. A retry claims only what is still unsent.

@@ -6,7 +6,7 @@ changes nothing) and, in the same transaction, updates the Delivery it is about 
 
 - delivered → the delivery's outcome;
 - a hard bounce, a rejection (the ESP will not send to the address) or a spam complaint →
-  the reader is `suppressed` (subscribers.changes.suppress): nothing more is sent to them;
+  the reader is `suppressed` (subscribers.readers.changes.suppress): nothing more is sent to them;
 - a soft bounce (the ESP retried for hours, then gave up: mailbox full, server down) → noted;
   SOFT_BOUNCE_LIMIT soft-bounced emails in a row, with no delivery between them, suppress;
 - the ESP's own unsubscribe (its link or list management) → the reader is unsubscribed.
@@ -28,8 +28,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from subscribers import changes
 from subscribers.models import Delivery, Subscriber, TrackingEvent
+from subscribers.readers import changes
 
 logger = logging.getLogger(__name__)
 

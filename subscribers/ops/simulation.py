@@ -1,7 +1,7 @@
 """A time-travel simulation of a cohort through the real tick, planner and send path.
 
 Readers enrol over the first four weeks, each with their own time zone, send hour, track and
-pace. Check-ins get replies that move them on (through `subscribers.changes`, as real replies
+pace. Check-ins get replies that move them on (through `subscribers.readers.changes`, as real replies
 do); some switch track, pause for a few weeks or stop; lessons are published mid-course. The
 clock jumps from one due time to the next, so a year takes minutes, not a year. Everything runs
 in one transaction that is rolled back at the end unless asked to keep it.
@@ -28,10 +28,12 @@ from course.vocabulary import ANY, Destination, Kind, Stage
 from lessons.catalogue import Catalogue
 from lessons.importing import add_version
 from lessons.models import Lesson
-from subscribers import changes, charts, drip
-from subscribers.course_time import clock_of, next_slot_of
-from subscribers.enrolment import Intake, enroll
 from subscribers.models import Delivery, Subscriber
+from subscribers.ops import charts
+from subscribers.readers import changes
+from subscribers.readers.course_time import clock_of, next_slot_of
+from subscribers.readers.enrolment import Intake, enroll
+from subscribers.sending import drip
 
 ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London", "Europe/Berlin",
          "Asia/Kolkata", "Australia/Sydney"]  # fmt: skip

@@ -1,0 +1,2 @@
+"""Readers: enrolment, the one writer of their state (changes), the audit trail, their course
+clock, their signed links and the preferences page."""

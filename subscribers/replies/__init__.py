@@ -1,0 +1,2 @@
+"""Replies: storing inbound mail, reading and understanding it, the signed reply addresses, the
+undo link and the review queue."""

@@ -1,0 +1,2 @@
+"""Sign-up: the course page, the intake form, Stripe Checkout (or the local signed checkout) and
+its webhook."""
