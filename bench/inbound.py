@@ -46,10 +46,9 @@ def bench_webhook() -> float:
     from config.celery import app
     from lessons.importing import import_path
     from subscribers.models import Delivery, Reply
+    from subscribers.readers.addresses import reply_address
     from subscribers.readers.enrolment import Intake, enroll
-    from subscribers.replies import esp_payloads
-    from subscribers.replies.addresses import reply_address
-    from subscribers.sending import drip
+    from subscribers.sending import drip, esp_payloads
 
     (report,) = import_path(ROOT / "tests" / "fixtures" / "courses" / "checkin-course")
     reader = enroll(report.course, Intake(email="bench@example.com", first_name="Bea"), actor="bench", why="bench")

@@ -135,7 +135,7 @@ _ESP_BACKENDS = {
 }
 if ANYMAIL_ESP and ANYMAIL_ESP not in _ESP_BACKENDS:
     sys.exit(f"Pivot Path: ANYMAIL_ESP must be one of {', '.join(_ESP_BACKENDS)} (got {ANYMAIL_ESP!r}).")
-# The ESP whose inbound webhook is routed (see subscribers.replies.esp_payloads.INBOUND_PATHS). With no ESP
+# The ESP whose inbound webhook is routed (see subscribers.sending.esp_payloads.INBOUND_PATHS). With no ESP
 # (a fresh machine) it is Postmark's view: the dev outbox posts Postmark-shaped replies to it.
 INBOUND_ESP = ANYMAIL_ESP or "postmark"
 EMAIL_BACKEND = env.str(

@@ -19,10 +19,10 @@ from django.urls import URLPattern, path
 from django.views import View
 
 from subscribers.ops import views as ops_views
-from subscribers.readers import views as preference_views
+from subscribers.preferences import views as preference_views
 from subscribers.replies import views as reply_views
-from subscribers.replies.esp_payloads import INBOUND_PATHS
 from subscribers.sending import outbox_views
+from subscribers.sending.esp_payloads import INBOUND_PATHS
 from subscribers.sending.tracking import TRACKING_PATHS
 from subscribers.signup import views as signup_views
 

@@ -49,9 +49,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     from lessons.importing import import_path
     from lessons.models import Lesson
     from subscribers.models import Delivery, Reply, Signup, StripeEvent, Subscriber
+    from subscribers.readers.addresses import reply_address
     from subscribers.readers.enrolment import Intake, enroll
     from subscribers.replies import inbound
-    from subscribers.replies.addresses import reply_address
     from subscribers.sending import drip, emails
 
     course = Course.objects.get(slug="clinical-to-non-clinical")

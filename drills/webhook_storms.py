@@ -50,8 +50,8 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         Subscriber,
         TrackingEvent,
     )  # fmt: skip
+    from subscribers.readers.addresses import reply_address
     from subscribers.readers.enrolment import Intake, enroll
-    from subscribers.replies.addresses import reply_address
     from subscribers.sending import drip
 
     course = Course.objects.get(slug="clinical-to-non-clinical")

@@ -2,7 +2,7 @@
 
 Each builder returns a `Request` (path, body, headers). Stripe events are signed with the
 drill's webhook secret by the stripe library; inbound replies are Postmark-shaped payloads
-(subscribers.replies.esp_payloads) behind the drill's basic-auth secret.
+(subscribers.sending.esp_payloads) behind the drill's basic-auth secret.
 
 Tracking webhooks (delivered / bounced / complained) are in `TRACKING`: one builder per event
 kind returning a `Postmark-shaped` `Request` for anymail's tracking view.
@@ -85,7 +85,7 @@ def reply_mime(sender: str, to: str, text: str, message_id: str | None = None, s
 
 
 def inbound(raw: bytes, *, auth: dict[str, str] | None = None, label: str = "") -> Request:
-    from subscribers.replies import esp_payloads
+    from subscribers.sending import esp_payloads
 
     payload = esp_payloads.postmark(raw)
     headers = {"Content-Type": payload.content_type, **(AUTH_HEADER if auth is None else auth)}

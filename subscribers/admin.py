@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
 from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
+from subscribers.readers import changes
 from subscribers.readers.changes import ChangeRefused
 from subscribers.replies import inbound
 from subscribers.sending import drip
@@ -62,6 +63,36 @@ class SubscriberAdmin(admin.ModelAdmin):
         "enrolled_at", "paused_at", "paused_slots", "next_send_at", "created_at", "updated_at", "coming_emails"
     ]  # fmt: skip
     inlines = [PaymentInline, DeliveryInline, EventInline]
+    # Reader state changes only through subscribers.readers.changes (audited); the rest saves as is.
+    STATE_FIELDS = ("stage", "destination", "status", "time_zone", "send_hour", "send_weekday")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # readers enrol by paying, or with `manage.py enroll` (comps and support)
+
+    def save_model(self, request, obj: Subscriber, form, change: bool) -> None:
+        plain = [name for name in form.changed_data if name not in self.STATE_FIELDS]
+        if plain:
+            obj.save(update_fields=[*plain, "updated_at"])
+        wanted = {name: getattr(obj, name) for name in self.STATE_FIELDS if name in form.changed_data}
+        if not wanted:
+            return
+        reader = Subscriber.objects.get(pk=obj.pk)
+        actor, why = f"admin:{request.user.get_username()}", "changed in the admin"
+        try:
+            if "stage" in wanted:
+                changes.change_stage(reader, wanted["stage"], actor=actor, why=why)
+            if "destination" in wanted:
+                changes.change_destination(reader, wanted["destination"], actor=actor, why=why)
+            if wanted.keys() & {"time_zone", "send_hour", "send_weekday"}:
+                changes.change_timing(
+                    reader, time_zone=obj.time_zone, send_hour=obj.send_hour, send_weekday=obj.send_weekday,
+                    actor=actor, why=why,
+                )  # fmt: skip
+            if "status" in wanted:
+                changes.move_status(reader, wanted["status"], actor=actor, why=why)
+        except ChangeRefused as exc:
+            messages.error(request, f"Not changed: {exc}")
+        obj.refresh_from_db()
 
     @admin.display(description="coming emails (what the planner will send, and why)")
     def coming_emails(self, subscriber: Subscriber) -> str:

@@ -102,3 +102,47 @@ def test_the_subscriber_page_shows_the_coming_emails_and_why(alice, author_clien
     assert "welcome comes first" in page.text
     assert "Only for the payer track" not in page.text  # slugs, not subjects
     assert "payer-only" in page.text
+
+
+def _save_in_admin(subscriber, user, rf, **edits):
+    """Save the admin's subscriber form with `edits`, as the change page does (SubscriberAdmin.save_model)."""
+    from django.contrib import admin
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.forms.models import model_to_dict
+
+    from subscribers.admin import SubscriberAdmin
+    from subscribers.models import Subscriber
+
+    model_admin = SubscriberAdmin(Subscriber, admin.site)
+    request = rf.post("/")
+    request.user, request._messages = user, CookieStorage(request)
+    form_class = model_admin.get_form(request, subscriber, change=True)
+    form = form_class(data={**model_to_dict(subscriber, fields=list(form_class.base_fields)), **edits},
+                      instance=subscriber)  # fmt: skip
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    return [str(message) for message in request._messages]
+
+
+def test_reader_state_edited_in_the_admin_goes_through_changes_with_audit_rows(alice, author, rf):
+    messages = _save_in_admin(alice, author, rf, first_name="Alicia", stage="searching", status="paused")
+
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.stage, alice.status, alice.next_send_at) == ("Alicia", "searching", "paused", None)
+    assert alice.paused_at is not None
+    assert set(alice.events.filter(actor="admin:ada").values_list("what", "before", "after")) == {
+        ("stage_changed", "deciding", "searching"),
+        ("status_changed", "active", "paused"),
+    }
+    assert messages == []
+
+
+def test_the_admin_cannot_set_a_final_status_by_hand(alice, author, rf):
+    messages = _save_in_admin(alice, author, rf, status="refunded")
+
+    alice.refresh_from_db()
+    assert alice.status == "active"
+    assert messages == [
+        "Not changed: refunded cannot be chosen: it follows a refund, a bounce or the end of the course"
+    ]
+    assert not alice.events.filter(actor="admin:ada").exists()

@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from subscribers.models import Event, OutboxMessage, Reply, Subscriber
 from subscribers.readers import changes
+from subscribers.readers.addresses import ReplyTarget, read_token, reply_address, reply_token
 from subscribers.readers.course_time import clock_of
-from subscribers.replies import esp_payloads, inbound
-from subscribers.replies.addresses import ReplyTarget, read_token, reply_address, reply_token
-from subscribers.sending import drip
+from subscribers.replies import inbound
+from subscribers.sending import drip, esp_payloads
 from tests.conftest import enrol, outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"

@@ -12,8 +12,9 @@ from anymail.inbound import AnymailInboundMessage
 from django.utils import timezone
 
 from subscribers.models import Reply, Subscriber
-from subscribers.replies import esp_payloads, inbound
-from subscribers.replies.addresses import reply_address
+from subscribers.readers.addresses import reply_address
+from subscribers.replies import inbound
+from subscribers.sending import esp_payloads
 from subscribers.sending.outbox import OutboxBackend
 from subscribers.tasks import send_reply_confirmation
 from tests.conftest import outbox_to, send_checkin

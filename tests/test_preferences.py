@@ -18,10 +18,9 @@ from django.utils import timezone
 from course.schedule import zone
 from subscribers.models import Delivery, Event, Subscriber
 from subscribers.readers import changes
+from subscribers.readers.addresses import unsubscribe_address
 from subscribers.readers.links import preferences_url
-from subscribers.replies import esp_payloads
-from subscribers.replies.addresses import unsubscribe_address
-from subscribers.sending import drip
+from subscribers.sending import drip, esp_payloads
 from tests.conftest import outbox_to
 
 WEBHOOK_AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"esp:webhook-password").decode()}

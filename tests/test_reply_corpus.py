@@ -11,8 +11,8 @@ import yaml
 from anymail.inbound import AnymailInboundMessage
 
 from subscribers.models import Reply
+from subscribers.readers.addresses import reply_token
 from subscribers.replies import inbound
-from subscribers.replies.addresses import reply_token
 from tests.conftest import send_checkin
 
 CORPUS = Path(__file__).resolve().parent / "fixtures" / "replies"

@@ -15,9 +15,8 @@ from django.db.models.signals import post_save
 from django.test import Client
 
 from subscribers.models import Delivery, Event, Reply, Subscriber, TrackingEvent
-from subscribers.replies import esp_payloads
-from subscribers.replies.addresses import reply_address
-from subscribers.sending import drip
+from subscribers.readers.addresses import reply_address
+from subscribers.sending import drip, esp_payloads
 from tests.conftest import FIXTURES, outbox_to, send_checkin
 
 SECRET = "esp:webhook-password"

@@ -96,7 +96,7 @@ def move_status(
     """Move a reader between active, paused and unsubscribed, keeping course time right (module docstring)."""
     now = now or timezone.now()
     if status not in MOVABLE:
-        raise ChangeRefused(f"a reply cannot make a reader {status}")
+        raise ChangeRefused(f"{status} cannot be chosen: it follows a refund, a bounce or the end of the course")
     with transaction.atomic():
         _locked(subscriber)
         if subscriber.status == status:

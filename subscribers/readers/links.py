@@ -1,4 +1,4 @@
-"""The reader's signed preferences link (the page at it: subscribers.readers.preferences)."""
+"""The reader's signed preferences link (the page at it: subscribers.preferences.page)."""
 
 from __future__ import annotations
 

@@ -1,2 +1,2 @@
-"""Replies: storing inbound mail, reading and understanding it, the signed reply addresses, the
+"""Replies: storing inbound mail, reading and understanding it, applying and confirming it, the
 undo link and the review queue."""

@@ -32,7 +32,7 @@ from mailparser_reply import EmailMessage as ReplyParser
 from subscribers import queueing
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.readers import audit, changes
-from subscribers.replies.addresses import find_target, find_unsubscribe
+from subscribers.readers.addresses import find_target, find_unsubscribe
 from subscribers.replies.understanding import Understanding, understand
 from subscribers.sending import emails
 
@@ -116,6 +116,8 @@ def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None
             )
             transaction.on_commit(lambda: queue_process(reply.pk), robust=True)
     except IntegrityError:
+        if not Reply.objects.filter(message_id=message_id).exists():
+            raise  # not the duplicate the unique Message-ID guards against: our bug, a 500 the ESP retries
         logger.info("inbound: duplicate %s dropped", message_id)
         return None
     return reply

@@ -12,9 +12,9 @@ from django.core.mail import EmailMultiAlternatives
 from course.vocabulary import Destination, Kind, Stage
 from lessons.rendering import render_lesson
 from subscribers.models import Delivery, Reply, Subscriber
+from subscribers.readers.addresses import reply_address, unsubscribe_address
 from subscribers.readers.course_time import clock_of
 from subscribers.readers.links import preferences_url, unsubscribe_url
-from subscribers.replies.addresses import reply_address, unsubscribe_address
 
 
 def sender_domain() -> str:

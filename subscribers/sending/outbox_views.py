@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from subscribers.models import OutboxMessage, Reply
-from subscribers.replies import esp_payloads
+from subscribers.sending import esp_payloads
 
 
 def _require_enabled() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from course.models import Course
 from course.schedule import available_time_zones
@@ -21,7 +22,7 @@ class IntakeForm(forms.ModelForm):
         label="When should the weekly email arrive?",
         coerce=int,
         choices=[(hour, hour_label(hour)) for hour in range(24)],
-        initial=7,
+        initial=lambda: settings.DEFAULT_SEND_HOUR,
         help_text="Your local time, once a week.",
         error_messages={"required": "Choose the hour your email should arrive."},
     )

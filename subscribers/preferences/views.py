@@ -1,5 +1,5 @@
 """The reader's preferences pages under their signed link `/p/<token>/` (flow 7). Thin: look
-up the reader, call subscribers.readers.preferences, render."""
+up the reader, call subscribers.preferences.page, render."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from course.schedule import zone
 from subscribers.models import Subscriber
-from subscribers.readers import preferences as preference_page
+from subscribers.preferences import page
 from subscribers.readers.changes import MIN_WEEKLY_GAP, WEEKDAYS
 from subscribers.readers.course_time import hour_label
 from subscribers.readers.links import subscriber_for_token
@@ -27,7 +27,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid(request)
     invalid_form = None
     if request.method == "POST":
-        done, invalid_form = preference_page.apply(subscriber, request.POST)
+        done, invalid_form = page.apply(subscriber, request.POST)
         if invalid_form is None:
             request.session["preferences_done"] = done
             return redirect("preferences", token=token)
@@ -36,15 +36,15 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 def _context(request: HttpRequest, subscriber: Subscriber, token: str, invalid_form) -> dict:
     subscriber.refresh_from_db()
-    track = preference_page.TrackForm(initial={"destination": subscriber.destination}, auto_id="track_%s")
-    timing = preference_page.TimingForm(
+    track = page.TrackForm(initial={"destination": subscriber.destination}, auto_id="track_%s")
+    timing = page.TimingForm(
         initial={"send_weekday": subscriber.send_weekday, "send_hour": subscriber.send_hour,
                  "time_zone": subscriber.time_zone},
         auto_id="timing_%s",
     )  # fmt: skip
-    if isinstance(invalid_form, preference_page.TimingForm):
+    if isinstance(invalid_form, page.TimingForm):
         timing = invalid_form
-    elif isinstance(invalid_form, preference_page.TrackForm):
+    elif isinstance(invalid_form, page.TrackForm):
         track = invalid_form
     next_send = ""
     if subscriber.next_send_at:  # in the reader's zone (the template would show the site's)
@@ -60,7 +60,7 @@ def _context(request: HttpRequest, subscriber: Subscriber, token: str, invalid_f
         "weekday": WEEKDAYS[subscriber.send_weekday],
         "hour": hour_label(subscriber.send_hour),
         "min_gap_days": MIN_WEEKLY_GAP.days,
-        "lessons": preference_page.sent_lessons(subscriber),
+        "lessons": page.sent_lessons(subscriber),
         "can_change": subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED),
     }
 
@@ -76,7 +76,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     done = ""
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        done = preference_page.one_click_unsubscribe(subscriber, one_click=one_click)
+        done = page.one_click_unsubscribe(subscriber, one_click=one_click)
         subscriber.refresh_from_db()
     return render(request, "subscribers/unsubscribe.html", {"subscriber": subscriber, "token": token, "done": done})
 
@@ -87,7 +87,7 @@ def archived_lesson(request: HttpRequest, token: str, slug: str) -> HttpResponse
     subscriber = subscriber_for_token(token)
     if subscriber is None:
         return _invalid(request)
-    html = preference_page.archived_copy(subscriber, slug)
+    html = page.archived_copy(subscriber, slug)
     if html is None:
         context = {"subscriber": subscriber, "token": token}
         return render(request, "subscribers/lesson_not_sent.html", context, status=404)
