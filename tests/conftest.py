@@ -3,6 +3,7 @@ functions, and a real Celery worker process for integration tests."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -139,6 +140,24 @@ def bob(course) -> Subscriber:
 
 def outbox_to(email: str) -> list[OutboxMessage]:
     return list(OutboxMessage.objects.filter(recipient=email).order_by("created_at", "id"))
+
+
+# --- ESP webhooks ------------------------------------------------------------------------------
+
+# The basic-auth credentials the ESP's webhooks present, and Mailgun's signing key, in tests.
+WEBHOOK_SECRET = "esp:webhook-password"
+AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(WEBHOOK_SECRET.encode()).decode()}
+SIGNING_KEY = "mailgun-signing-key-for-tests"
+
+
+@pytest.fixture
+def webhook_secret(settings) -> None:
+    """anymail's webhooks accept AUTH (and Mailgun's SIGNING_KEY); use it with `autouse` in a module."""
+    settings.ANYMAIL = {
+        **settings.ANYMAIL,
+        "WEBHOOK_SECRET": [WEBHOOK_SECRET],
+        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+    }
 
 
 # --- A real Celery worker ------------------------------------------------------------------

@@ -18,16 +18,12 @@ from subscribers.readers.addresses import ReplyTarget, read_token, reply_address
 from subscribers.readers.course_time import clock_of
 from subscribers.replies import inbound
 from subscribers.sending import drip, esp_payloads
-from tests.conftest import enrol, outbox_to, send_checkin
-
-SECRET = "esp:webhook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
-SIGNING_KEY = "mailgun-signing-key-for-tests"
+from tests.conftest import AUTH, SIGNING_KEY, enrol, outbox_to, send_checkin
 
 
 @pytest.fixture(autouse=True)
-def webhook_secret(settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+def _webhooks(webhook_secret) -> None:
+    """Every webhook in this module presents AUTH."""
 
 
 def a_reply(reader: Subscriber, delivery, text: str, *, sender: str | None = None, to: str | None = None) -> bytes:

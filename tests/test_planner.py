@@ -166,15 +166,13 @@ def test_after_month_twelve_the_completion_email_finishes_the_course():
 # --- Properties ---------------------------------------------------------------------------
 
 ZONES = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "America/Sao_Paulo", "UTC"]
+INSTANTS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC))
+# A reader's weekly timing: time zone, weekday, local hour.
+TIMINGS = {"tz": st.sampled_from(ZONES), "weekday": st.integers(0, 6), "hour": st.integers(0, 23)}
 
 
 @settings(max_examples=300, deadline=None)
-@given(
-    after=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)),
-    tz=st.sampled_from(ZONES),
-    weekday=st.integers(0, 6),
-    hour=st.integers(0, 23),
-)
+@given(after=INSTANTS, **TIMINGS)
 def test_the_next_slot_is_in_the_future_on_the_readers_weekday_at_their_hour(after, tz, weekday, hour):
     slot = next_slot(after, Timing(tz, weekday, hour))
     local = slot.astimezone(zone(tz))
@@ -186,13 +184,7 @@ def test_the_next_slot_is_in_the_future_on_the_readers_weekday_at_their_hour(aft
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    enrolled=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)),
-    tz=st.sampled_from(ZONES),
-    weekday=st.integers(0, 6),
-    hour=st.integers(0, 23),
-    late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=36)),
-)
+@given(enrolled=INSTANTS, late=st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=36)), **TIMINGS)
 def test_course_weeks_are_the_slots_since_enrolment_at_any_hour_zone_and_delay(enrolled, tz, weekday, hour, late):
     """The welcome is week 0 and each weekly slot one more, even when the tick runs up to 36 h late."""
     timing = Timing(tz, weekday, hour)

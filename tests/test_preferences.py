@@ -3,7 +3,6 @@ signed preferences page and the reader's lesson archive."""
 
 from __future__ import annotations
 
-import base64
 import re
 import urllib.request
 from datetime import timedelta
@@ -21,9 +20,7 @@ from subscribers.readers import changes
 from subscribers.readers.addresses import unsubscribe_address
 from subscribers.readers.links import preferences_url
 from subscribers.sending import drip, esp_payloads
-from tests.conftest import outbox_to
-
-WEBHOOK_AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"esp:webhook-password").decode()}
+from tests.conftest import AUTH, outbox_to
 
 
 @pytest.fixture(autouse=True)
@@ -106,9 +103,8 @@ def test_after_unsubscribing_nothing_more_is_sent(alice):
 
 
 def test_mail_to_the_unsubscribe_address_unsubscribes_without_a_confirmation(
-    alice, client, settings, eager_tasks, django_capture_on_commit_callbacks
+    alice, client, webhook_secret, eager_tasks, django_capture_on_commit_callbacks
 ):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": ["esp:webhook-password"]}
     welcome_for(alice)
     mailto = parseaddr(re.findall(r"<mailto:([^?>]+)", outbox_to(alice.email)[-1].headers["List-Unsubscribe"])[0])[1]
     raw = esp_payloads.reply_mime(
@@ -117,7 +113,7 @@ def test_mail_to_the_unsubscribe_address_unsubscribes_without_a_confirmation(
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         body = esp_payloads.postmark(raw).body
-        assert client.post("/anymail/postmark/inbound/", body, "application/json", **WEBHOOK_AUTH).status_code == 200
+        assert client.post("/anymail/postmark/inbound/", body, "application/json", **AUTH).status_code == 200
 
     alice.refresh_from_db()
     assert alice.status == "unsubscribed"

@@ -3,7 +3,6 @@ Postmark, Mailgun and Amazon SES update the Delivery; hard bounces and complaint
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -17,18 +16,14 @@ from django.utils import timezone
 
 from subscribers.models import Delivery, Event, Subscriber, TrackingEvent
 from subscribers.sending import drip
-from tests.conftest import FIXTURES, outbox_to
-
-SECRET = "esp:webhook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
-SIGNING_KEY = "mailgun-signing-key-for-tests"
+from tests.conftest import AUTH, FIXTURES, SIGNING_KEY, outbox_to
 
 pytestmark = pytest.mark.urls("tests.inbound_urls")
 
 
 @pytest.fixture(autouse=True)
-def webhook_secret(settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+def _webhooks(webhook_secret) -> None:
+    """Every webhook in this module presents AUTH."""
 
 
 def sent_welcome(reader: Subscriber) -> Delivery:

@@ -17,18 +17,14 @@ from django.test import Client
 from subscribers.models import Delivery, Event, Reply, Subscriber, TrackingEvent
 from subscribers.readers.addresses import reply_address
 from subscribers.sending import drip, esp_payloads
-from tests.conftest import FIXTURES, outbox_to, send_checkin
-
-SECRET = "esp:webhook-password"
-AUTH = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
-SIGNING_KEY = "mailgun-signing-key-for-tests"
+from tests.conftest import AUTH, FIXTURES, outbox_to, send_checkin
 
 pytestmark = pytest.mark.urls("tests.inbound_urls")
 
 
 @pytest.fixture(autouse=True)
-def webhook_secret(settings):
-    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+def _webhooks(webhook_secret) -> None:
+    """Every webhook in this module presents AUTH."""
 
 
 @pytest.fixture
