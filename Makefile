@@ -39,7 +39,8 @@ test-postgres: $(STAMP)
 # tests/conftest.py SWEEP: 00:30, 07:59, 08:00 and 23:30 UTC, the US and EU DST changes, 29 February
 # and 31 December. `make test-postgres PYTEST_ARGS=--clock=2026-12-31T23:30Z` runs the whole suite at one.
 TIME_SENSITIVE = tests/test_schedule.py tests/test_planner.py tests/test_drip.py tests/test_checkins.py \
-	tests/test_authoring.py tests/test_preferences.py tests/test_checkout.py tests/test_preview_schedule.py
+	tests/test_authoring.py tests/test_preferences.py tests/test_checkout.py tests/test_preview_schedule.py \
+	tests/test_worker_loop.py
 test-clock: $(STAMP)
 	DATABASE_URL=$${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
 	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \

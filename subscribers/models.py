@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
@@ -10,6 +11,10 @@ from django.utils import timezone
 from course.models import Course
 from course.vocabulary import Destination, Stage
 from lessons.models import Lesson, LessonVersion
+
+
+def default_send_hour() -> int:
+    return settings.DEFAULT_SEND_HOUR
 
 
 class Subscriber(models.Model):
@@ -31,7 +36,7 @@ class Subscriber(models.Model):
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DECIDING)
     destination = models.CharField(max_length=30, choices=Destination.choices, default=Destination.UNDECIDED)
     time_zone = models.CharField(max_length=64, default="UTC")
-    send_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    send_hour = models.PositiveSmallIntegerField(default=default_send_hour, validators=[MaxValueValidator(23)])
     send_weekday = models.PositiveSmallIntegerField(
         default=0, validators=[MaxValueValidator(6)], help_text="0 = Monday; the enrolment weekday by default."
     )

@@ -189,12 +189,20 @@ class Worker:
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
+        self.clock: datetime | None = None
 
-    def start(self) -> None:
-        env = {**os.environ, "DATABASE_URL": _database_url_for_worker(), "CONN_MAX_AGE": "0"}
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, clock: datetime | None = None) -> None:
+        """Start the worker; with `clock`, its time starts at that instant and runs on (tests/clocked_celery.py)."""
+        env = {**os.environ, "DATABASE_URL": _database_url_for_worker(), "CONN_MAX_AGE": "0",
+               "TEST_CLOCK": clock.isoformat() if clock else ""}  # fmt: skip
+        self.clock = clock
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
+            [sys.executable, "-m", "tests.clocked_celery", "-A", "config", "worker", "--pool=solo", "--loglevel=INFO",
              "--without-heartbeat", "--without-gossip", "--without-mingle", "-n", f"test-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -225,17 +233,26 @@ def wait_for(condition, *, what: str, seconds: float = 30) -> None:
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on the configured broker (Redis in CI, the embedded
-    filesystem broker otherwise) and the test database."""
+def worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One real `celery worker` process for the session (started by `celery_worker`)."""
     with django_db_blocker.unblock():
         _purge_broker()
     worker = Worker(tmp_path_factory.mktemp("worker") / "worker.log")
-    worker.start()
     yield worker
     worker.stop()
     with django_db_blocker.unblock():
         connection.close()
+
+
+@pytest.fixture
+def celery_worker(worker_process: Worker, frozen_clock: datetime) -> Worker:
+    """A real `celery worker` process on the configured broker (Redis in CI, the embedded
+    filesystem broker otherwise) and the test database, whose clock starts at this test's frozen
+    instant: started again when the instant changes (`--clock=sweep`) or a test killed it."""
+    if not worker_process.running or worker_process.clock != frozen_clock:
+        worker_process.stop()
+        worker_process.start(frozen_clock)
+    return worker_process
 
 
 # --- Check-ins by reply ----------------------------------------------------------------------
