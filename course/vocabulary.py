@@ -1,4 +1,4 @@
-"""The words of the product (DESIGN.md): stages, destinations and lesson kinds."""
+"""The words of the product (DESIGN.md): stages, destinations, the reader profile and lesson kinds."""
 
 from __future__ import annotations
 
@@ -37,6 +37,34 @@ class Destination(models.TextChoices):
     REGULATORY_AFFAIRS = "regulatory-affairs", "Regulatory affairs"
     CLINICAL_LEADERSHIP = "clinical-leadership", "Clinical leadership"
     CHANGE_SETTING = "change-setting", "Change setting (stay in direct care)"
+
+
+class Profession(models.TextChoices):
+    """The reader's licensed profession (intake)."""
+
+    PHYSICIAN = "physician", "Physician"
+    NP = "np", "Nurse practitioner"
+    PA = "pa", "Physician assistant"
+    RN = "rn", "Registered nurse"
+    PHARMACIST = "pharmacist", "Pharmacist"
+    OTHER = "other", "Other licensed clinician"
+
+
+class LicensePlan(models.TextChoices):
+    """What the reader means to do with their clinical license after the move (intake question 3)."""
+
+    KEEP = "keep", "Keep it active"
+    LET_GO = "let-go", "Let it lapse"
+    UNSURE = "unsure", "Not decided"
+
+
+class PayNeed(models.TextChoices):
+    """What the reader's household needs them to earn (intake question 4)."""
+
+    MATCH = "match", "We need my current pay, or close to it"
+    MODEST_DROP = "modest-drop", "We can absorb a modest drop for a while"
+    FLEXIBLE = "flexible", "Pay is not the deciding factor"
+    UNSURE = "unsure", "I haven't worked out the number yet"
 
 
 class Kind(models.TextChoices):

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from course.models import Course
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
 from lessons.models import Lesson, LessonVersion
 
 
@@ -32,6 +32,10 @@ class Subscriber(models.Model):
     email = models.EmailField(help_text="Stored lower-case.")
     first_name = models.CharField(max_length=100, blank=True)
     specialty = models.CharField(max_length=200, blank=True)
+    # The reader profile (DESIGN.md): what they told us at intake, changeable later.
+    profession = models.CharField(max_length=20, choices=Profession.choices, blank=True)
+    license_plan = models.CharField(max_length=10, choices=LicensePlan.choices, default=LicensePlan.UNSURE)
+    pay_need = models.CharField(max_length=12, choices=PayNeed.choices, default=PayNeed.UNSURE)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DECIDING)
     destination = models.CharField(max_length=30, choices=Destination.choices, default=Destination.UNDECIDED)
@@ -252,16 +256,8 @@ class Signup(models.Model):
         SETTING = "setting", "My current setting (employer, schedule, specialty), not care itself"
         UNSURE = "unsure", "I'm not sure yet"
 
-    class License(models.TextChoices):
-        KEEP = "keep", "Keep it active"
-        LET_GO = "let-go", "Let it lapse"
-        UNSURE = "unsure", "Not decided"
-
-    class PayNeed(models.TextChoices):
-        MATCH = "match", "We need my current pay, or close to it"
-        MODEST_DROP = "modest-drop", "We can absorb a modest drop for a while"
-        FLEXIBLE = "flexible", "Pay is not the deciding factor"
-        UNSURE = "unsure", "I haven't worked out the number yet"
+    License = LicensePlan
+    PayNeed = PayNeed
 
     class Status(models.TextChoices):
         OPEN = "open", "Open (not paid)"
@@ -272,6 +268,7 @@ class Signup(models.Model):
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="signups")
     email = models.EmailField()
     first_name = models.CharField(max_length=100)
+    profession = models.CharField(max_length=20, choices=Profession.choices, blank=True)
     specialty = models.CharField(max_length=200)
     leaving = models.CharField(max_length=10, choices=Leaving.choices)
     destination = models.CharField(max_length=30, choices=Destination.choices)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from course.models import Course
 from course.schedule import is_time_zone
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
 from subscribers.models import Subscriber
 from subscribers.readers import changes
 
@@ -33,6 +33,9 @@ class Intake:
     specialty: str = ""
     stage: str = Stage.DECIDING
     destination: str = Destination.UNDECIDED
+    profession: str = ""
+    license_plan: str = LicensePlan.UNSURE
+    pay_need: str = PayNeed.UNSURE
     time_zone: str = "UTC"
     send_hour: int = field(default_factory=lambda: settings.DEFAULT_SEND_HOUR)
 
@@ -44,6 +47,12 @@ class Intake:
             problems.append("first name must be one line")
         if self.stage not in Stage.values:
             problems.append(f"unknown stage {self.stage!r} (one of {', '.join(Stage.values)})")
+        if self.profession and self.profession not in Profession.values:
+            problems.append(f"unknown profession {self.profession!r} (one of {', '.join(Profession.values)})")
+        if self.license_plan not in LicensePlan.values:
+            problems.append(f"unknown license plan {self.license_plan!r} (one of {', '.join(LicensePlan.values)})")
+        if self.pay_need not in PayNeed.values:
+            problems.append(f"unknown pay need {self.pay_need!r} (one of {', '.join(PayNeed.values)})")
         if self.destination not in Destination.values:
             problems.append(f"unknown destination {self.destination!r} (one of {', '.join(Destination.values)})")
         if not is_time_zone(self.time_zone):
@@ -69,6 +78,9 @@ def enroll(course: Course, intake: Intake, *, actor: str, why: str, now: datetim
             specialty=intake.specialty.strip(),
             stage=intake.stage,
             destination=intake.destination,
+            profession=intake.profession,
+            license_plan=intake.license_plan,
+            pay_need=intake.pay_need,
             time_zone=intake.time_zone,
             send_hour=intake.send_hour,
             actor=actor,

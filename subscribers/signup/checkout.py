@@ -296,6 +296,9 @@ def _paid(session: dict[str, Any], event_id: str) -> str:
         specialty=signup.specialty,
         stage=stage,
         destination=destination,
+        profession=signup.profession,
+        license_plan=signup.license,
+        pay_need=signup.pay_need,
         time_zone=signup.time_zone,
         send_hour=signup.send_hour,
     )
