@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -32,3 +33,14 @@ def static_beat_schedule(sender: Celery, **kwargs) -> None:
             "options": {"expires": 290},
         },
     }
+
+
+@worker_ready.connect
+def start_worker_heartbeat(sender, **kwargs) -> None:
+    """Each worker writes its heartbeat from a daemon thread (subscribers.ops.health.WorkerHeartbeat)."""
+    import threading
+
+    from subscribers.ops import health
+
+    beat = health.WorkerHeartbeat(sender.hostname)
+    threading.Thread(target=beat.run, name="worker-heartbeat", daemon=True).start()

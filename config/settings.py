@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.pages.support",
             ],
         },
     },
@@ -184,6 +185,21 @@ _send_hour = env.str("DEFAULT_SEND_HOUR", default="8").strip()
 if not (_send_hour.isdigit() and 0 <= int(_send_hour) <= 23):
     sys.exit(f"Pivot Path: DEFAULT_SEND_HOUR must be a whole hour from 0 to 23 (got {_send_hour!r}).")
 DEFAULT_SEND_HOUR = int(_send_hour)
+
+# --- Operations (subscribers.ops.health, subscribers.ops.metrics) ----------------------
+# Beat writes its heartbeat from its own loop (config.beat.Scheduler); workers from a thread.
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
+# /readyz fails when the reader who has waited longest for their email has waited this long.
+OPS_DUE_LAG_LIMIT_SECONDS = env.int("OPS_DUE_LAG_LIMIT_SECONDS", default=900)
+# A Prometheus scrape presents `Authorization: Bearer <METRICS_TOKEN>`; staff may open it too.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Where readers write for help (shown on the duplicate-payment page and in the refund email).
+SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@pivotpath.localhost")
+# Error reports to Sentry, only when a DSN is set (below).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+# A load balancer probes over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+CSRF_FAILURE_VIEW = "config.pages.csrf_failure"
 
 # --- Deliverability -------------------------------------------------------------------
 # The sender's postal address, printed in every course email's footer (CAN-SPAM and the

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import URLPattern, path
 from django.views import View
 
+from config import pages
 from subscribers.ops import views as ops_views
 from subscribers.preferences import views as preference_views
 from subscribers.replies import views as reply_views
@@ -123,6 +124,9 @@ urlpatterns = [
     path("p/<str:token>/", preference_views.preferences, name="preferences"),
     path("p/<str:token>/unsubscribe/", preference_views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/lessons/<slug:slug>/", preference_views.archived_lesson, name="archived-lesson"),
+    path("favicon.ico", pages.favicon, name="favicon"),
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
     path("ops/", ops_views.dashboard, name="ops"),
     path("ops/readers/", ops_views.readers, name="ops-readers"),
     path("ops/readers/<int:pk>/", ops_views.reader_timeline, name="ops-reader"),

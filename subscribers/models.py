@@ -399,3 +399,16 @@ class SendAllowance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp}: {self.tokens:.1f} tokens"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a process that must keep running (subscribers.ops.health):
+    `beat` (the scheduler's loop), `tick` (the last tick that finished, with its figures) and
+    `worker:<hostname>` (each Celery worker). Read by /readyz and the dashboard."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    at = models.DateTimeField()
+    detail = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 from celery import shared_task
 from django.utils import timezone
@@ -15,7 +16,13 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="subscribers.tasks.tick", ignore_result=True)
 def tick() -> str:
-    return str(drip.tick())
+    """One tick, then its heartbeat (subscribers.ops.health): when it ran and how long it took."""
+    from subscribers.ops import health
+
+    started, clock = timezone.now(), time.monotonic()
+    report = drip.tick(now=started)
+    health.tick_done(started, time.monotonic() - clock, report.planned)
+    return str(report)
 
 
 @shared_task(

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from subscribers.models import Delivery, Reply, Subscriber
-from subscribers.ops import reports
+from subscribers.ops import charts, reports
 from subscribers.readers import changes
 from tests.conftest import enrol, send_checkin
 from tests.course_history import course_history
@@ -182,3 +182,26 @@ def test_an_export_reads_in_chunks_with_constant_statements(shipped, staff, monk
         counts.append(len(queries))
         assert len(rows) == Subscriber.objects.count()
     assert counts[0] == counts[1]
+
+
+def test_the_reply_rate_counts_check_ins_not_replies(shipped, staff):
+    """Three replies to one check-in are one check-in answered, of one sent (not "1 of 3")."""
+    carol = enrol(shipped, "carol@example.com", first_name="Carol")
+    checkin = send_checkin(carol)
+    for n in range(3):
+        Reply.objects.create(subscriber=carol, delivery=checkin, message_id=f"<r{n}@example.com>", raw="x",
+                             status=Reply.Status.APPLIED)  # fmt: skip
+    data = reports.overview(shipped, days=30)
+    assert (data.checkins_sent, data.checkins_answered) == (1, 1)
+    assert data.reply_rate == 1.0
+    assert "check-ins answered (1 of 1)" in staff.get("/ops/").content.decode()
+
+
+def test_cohort_labels_name_the_month_and_year_and_the_course_month():
+    from datetime import date
+
+    assert reports.cohort_label(reports.Cohort(date(2026, 11, 1), 1)) == "Nov 2026 cohort\nin month 1"
+    assert reports.cohort_label(reports.Cohort(date(2025, 1, 1), 14)) == "Jan 2025 cohort\nfinished"
+    labels, _ = reports.cohort_series([reports.Cohort(date(2026, 2, 1), 1)])
+    svg = charts.stacked_bars("cohorts", labels, {"Deciding": [100.0]})
+    assert ">Feb 2026 cohort</tspan>" in svg and ">in month 1</tspan>" in svg

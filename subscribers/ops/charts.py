@@ -17,9 +17,12 @@ def stacked_bars(
     height: int = 260,
     colors: dict[str, str] | None = None,
 ) -> str:
-    """Vertical stacked bars: one bar per label, one stack segment per series."""
+    """Vertical stacked bars: one bar per label, one stack segment per series. A label with a
+    line break is written on two lines under its bar."""
     colors = colors or {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(series)}
-    left, bottom, top = 48, 28, 40
+    lines = max((label.count("\n") + 1 for label in labels), default=1)
+    left, bottom, top = 48, 16 + 12 * lines, 40
+    height += 12 * (lines - 1)
     plot_w, plot_h = width - left - 10, height - bottom - top
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
     peak = max(totals, default=0) or 1
@@ -33,13 +36,16 @@ def stacked_bars(
                 y -= h
                 parts.append(
                     f'<rect x="{left + i * bar_w + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
-                    f'height="{h:.1f}" fill="{colors[name]}"><title>{escape(label)}: {escape(name)} '
+                    f'height="{h:.1f}" fill="{colors[name]}"><title>{escape(" ".join(label.split()))}: {escape(name)} '
                     f"{values[i]:g}</title></rect>"
                 )
         if len(labels) <= 16 or i % max(len(labels) // 12, 1) == 0:
+            x = left + (i + 0.5) * bar_w
+            rows = "".join(f'<tspan x="{x:.1f}" dy="{0 if n == 0 else 12}">{escape(part)}</tspan>'
+                           for n, part in enumerate(label.split("\n")))  # fmt: skip
             parts.append(
-                f'<text x="{left + (i + 0.5) * bar_w:.1f}" y="{height - 10}" font-size="10" '
-                f'text-anchor="middle" fill="#5b6670">{escape(label)}</text>'
+                f'<text x="{x:.1f}" y="{height - 10 - 12 * (lines - 1)}" font-size="10" '
+                f'text-anchor="middle" fill="#5b6670">{rows}</text>'
             )
     parts.append(_legend(list(series), colors, left, width))
     return _svg(title, width, height, parts)

@@ -173,7 +173,9 @@ def _emails(result: Overview, deliveries: QuerySet, since: datetime, now: dateti
 
 def _checkins(result: Overview, deliveries: QuerySet, replies: QuerySet, since: datetime) -> None:
     counts = deliveries.filter(lesson__kind=Kind.CHECKIN, sent_at__gte=since).aggregate(
-        sent=Count("id"), answered=Count("replies__delivery_id", distinct=True)
+        # Both distinct: the join makes one row per reply, and a check-in can have several.
+        sent=Count("id", distinct=True),
+        answered=Count("replies__delivery_id", distinct=True),
     )
     result.checkins_sent, result.checkins_answered = counts["sent"], counts["answered"]
     rows = replies.filter(received_at__gte=since).values("status").annotate(n=Count("id"))
@@ -384,10 +386,17 @@ def destination_items(counts: Counter) -> list[tuple[str, int]]:
     return sorted(((d.label, counts.get(d.value, 0)) for d in Destination), key=lambda item: -item[1])
 
 
+def cohort_label(cohort: Cohort) -> str:
+    """The enrolment month with its year ("Nov 2026 cohort") over the course month
+    its readers are in now (past the course's end: "finished")."""
+    where = f"in month {cohort.course_month}" if cohort.course_month <= 12 else "finished"
+    return f"{cohort.month:%b %Y} cohort\n{where}"
+
+
 def cohort_series(cohorts: Iterable[Cohort]) -> tuple[list[str], dict[str, list[float]]]:
     """Each cohort's readers as shares: the stages they are at, and those who left."""
     cohorts = list(cohorts)
-    labels = [f"{c.month:%b %y} · m{min(c.course_month, 13)}" for c in cohorts]
+    labels = [cohort_label(c) for c in cohorts]
     series: dict[str, list[float]] = defaultdict(list)
     for cohort in cohorts:
         total = cohort.readers or 1

@@ -3,17 +3,20 @@ exports. Staff only; anyone else is sent to the admin login. Thin: parse, call s
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from course.models import Course
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
 from subscribers.models import Reply, Subscriber
-from subscribers.ops import charts, reports
+from subscribers.ops import charts, health, reports
 
 PERIODS = (7, 30, 90)
 READERS_PAGE = 100
@@ -99,7 +102,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ),
             "replies": charts.donut("Replies by how they were understood", reply_items, colors=REPLY_COLORS),
             "cohorts": charts.stacked_bars(
-                "Where each enrolment cohort is now (% of its readers; m = course month)",
+                "Where each enrolment cohort is now (% of its readers, by the month they enrolled)",
                 cohort_labels,
                 cohort_series,
                 colors=STAGE_COLORS,
@@ -108,6 +111,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ),
         },
         "rates": _rates(data),
+        "ops": health.operations(),
         "review_url": f"/admin/subscribers/reply/?status__exact={Reply.Status.REVIEW}",
     }
     return render(request, "subscribers/ops/dashboard.html", context)
@@ -175,4 +179,26 @@ def _export(request: HttpRequest, name: str, rows, columns: dict[str, str]) -> H
         return _bad_filters(form)
     response = StreamingHttpResponse(reports.csv_lines(rows(form.filters()), columns), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+# --- Health (for a load balancer and an uptime monitor; no login) ------------------------------
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: the web process answers. Touches nothing else, not even the database."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: the database, the broker, the last tick, beat, a worker and the due lag, one
+    line each; 503 when one fails."""
+    checks = health.readiness()
+    ok = all(check.ok for check in checks)
+    lines = ",\n".join(f"  {json.dumps(check.name)}: {json.dumps(check.as_json())}" for check in checks)
+    body = f'{{"status": "{"ok" if ok else "failing"}", "checks": {{\n{lines}\n}}}}\n'
+    response = HttpResponse(body, status=200 if ok else 503, content_type="application/json")
+    if not ok:
+        response["Retry-After"] = "30"
     return response
