@@ -55,6 +55,6 @@ def course_map(rules: Rules, catalogue: Sequence[LessonInfo]) -> CourseMap:
 def path_gaps(rules: Rules, catalogue: Sequence[LessonInfo], stage: str, destination: str) -> list[Gap]:
     """Weeks in which a reader who stays at `stage` on `destination` all course gets nothing."""
     timing = Timing("UTC", _START.weekday(), _START.hour)
-    reader = Reader(stage=stage, destination=destination, clock=CourseClock(_START, timing))
+    reader = Reader(stage=stage, destination=destination, clock=CourseClock(_START, timing), reported_week=0)
     slots = preview(reader, rules, catalogue, [], start=_START, timing=timing, weeks=rules.length_months * 5)
     return [Gap(str(stage), str(destination), slot.week, slot.month) for slot in slots if slot.lesson is None]

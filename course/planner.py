@@ -6,27 +6,41 @@ get in this weekly slot, or none, with the reason. The rules, in order:
 1. **Welcome** first, whenever it has not been sent.
 2. **Past the last month** (course month > length): the completion email; once it is sent the
    course is finished.
-3. **Landed** readers get the unsent lessons for `landed` that fit their destination (the
-   first-90-days series), in order; when none is left, the completion email.
-4. **A check-in** when one is due: `checkin_interval_weeks` of course time since the last
-   check-in (or since enrolment), or on entering one of the course's check-in months without
-   a check-in yet in that month (and at least two weeks after the last one). The check-in sent
-   is the unsent one written for the latest month the reader has reached.
-5. Otherwise **the first unsent lesson** by (month, order) whose stage is the reader's stage
-   or `any`, whose destinations include theirs or `any`, and whose month has come. A reader
-   ahead of the calendar counts as being in their stage's usual first month (searching 3,
-   interviewing 6) and gets the lessons written for their stage first; a reader behind it keeps
-   getting their stage's later lessons (the "stuck" ones), which others never see.
-6. When nothing is left for their stage, a **neighbouring stage**: the first unsent lesson for
-   the next stage (deciding → conversations → searching → interviewing: a nudge forward), or
-   for an interviewing reader the searching lessons (the search goes on while interviewing).
-7. Nothing fits → no email this slot.
+3. **Landed** readers get the lessons for `landed` that fit them (the first-90-days series)
+   spread over 12 weeks (the n-th of N no sooner than n/(N-1) of the way); an "is it working?"
+   check-in about 4 and 8 weeks after they landed; lessons for any stage to fill the weeks between;
+   and the completion email once 13 weeks (about 90 days) have passed since they landed.
+4. **A check-in** when one is due: `checkin_interval_weeks` of course time since the last check-in,
+   since enrolment, or since the reader last told us their stage (a reply that changes the stage
+   resets the interval), and never within MIN_WEEKS_BETWEEN_CHECKINS of the last one. Check-ins go
+   out in the order they are written: the first one a reader gets is the first one.
+5. **Where the reader is.** A reader who has told us their stage (a reply, the preferences page)
+   is at that stage. One who has not follows the calendar (COURSE.md timeline): months 1-2 their
+   starting stage, then conversations, months 3-5 searching, 6-12 interviewing. Silence is not
+   being stuck: only a reader who *told us* a stage behind the calendar gets that stage's later
+   ("stuck") lessons.
+6. **Stage-triggered lessons**: a reader who reported a stage gets the unsent lessons triggered by
+   it (e.g. negotiation and offers on `interviewing`) next, whatever their month.
+7. **Essential lessons** that fit the reader (stage `any` or one they have reached) come ahead of
+   ordinary ones from their month on, soonest deadline (`essential_by`) first, so each arrives by
+   its month.
+8. Otherwise **the first unsent lesson** by (month, order) whose stage is the reader's or `any`,
+   whose targeting fits them, and whose month has come. A reader ahead of the calendar counts as
+   being in their stage's usual first month (searching 3, interviewing 6) and gets the lessons
+   written for their stage first.
+9. When nothing is left for their stage, a **neighbouring stage**: the first unsent lesson for
+   the next stage, and the one after (deciding → conversations → searching → interviewing: a
+   nudge forward), or for an interviewing reader the searching lessons (the search goes on while
+   interviewing).
+10. Nothing fits → no email this slot.
 
+Targeting (`LessonInfo.targets`): a lesson's destinations (or `any`), minus `not_for`, and its
+professions, license plans and pay needs (each a list or `any`) must include the reader's.
 Course time is counted in weekly slots since the enrolment slot, paused slots excluded
-(course.schedule). Lessons are never repeated: `history` holds every lesson
-already delivered or in flight, so a destination switch changes the track from the next email
-on, and a lesson published later reaches readers mid-course as soon as it fits them. The
-caller sends at most one course email per weekly slot.
+(course.schedule). Lessons are never repeated: `history` holds every lesson already delivered or
+in flight, so a destination switch changes the track from the next email on, and a lesson
+published later reaches readers mid-course as soon as it fits them. The caller sends at most one
+course email per weekly slot.
 """
 
 from __future__ import annotations
@@ -47,13 +61,18 @@ STAGE_START_MONTH = {
     Stage.INTERVIEWING: 6,
     Stage.LANDED: 1,
 }
-# Calendar stage by course month: months 1-3 deciding/conversations, 3-6 searching, 6-12 interviewing.
-EXPECTED_STAGES = (
-    {month: (Stage.DECIDING, Stage.CONVERSATIONS) for month in (1, 2)}
-    | {month: (Stage.SEARCHING,) for month in (3, 4, 5)}
-    | {month: (Stage.INTERVIEWING,) for month in range(6, 13)}
+# The calendar's stage by course month, for a reader who has not told us where they are:
+# months 1-3 deciding and conversations, 3-6 searching, 6-12 interviewing.
+CALENDAR_STAGE = (
+    {1: Stage.DECIDING, 2: Stage.CONVERSATIONS}
+    | {month: Stage.SEARCHING for month in (3, 4, 5)}
+    | {month: Stage.INTERVIEWING for month in range(6, 13)}
 )
-MIN_WEEKS_BETWEEN_CHECKINS = 2
+STAGE_ORDER = list(Stage)
+MIN_WEEKS_BETWEEN_CHECKINS = 4
+# A landed reader: "is it working?" check-ins this many weeks after landing; completion after the last.
+LANDED_CHECKIN_WEEKS = (4, 8)
+LANDED_WEEKS = 13
 # When a reader's own stage has nothing left, the stage whose lessons come next.
 NEIGHBOUR_STAGE = {
     Stage.DECIDING: Stage.CONVERSATIONS,
@@ -61,6 +80,7 @@ NEIGHBOUR_STAGE = {
     Stage.SEARCHING: Stage.INTERVIEWING,
     Stage.INTERVIEWING: Stage.SEARCHING,
 }
+EVERYONE = (ANY,)
 
 
 @dataclass(frozen=True)
@@ -72,9 +92,29 @@ class LessonInfo:
     destinations: tuple[str, ...]
     month: int
     order: int
+    professions: tuple[str, ...] = EVERYONE
+    license_plans: tuple[str, ...] = EVERYONE
+    pay_needs: tuple[str, ...] = EVERYONE
+    not_for: tuple[str, ...] = ()
+    essential_by: int | None = None
+    trigger_stage: str = ""
 
-    def fits(self, stage: str, destination: str) -> bool:
-        return self.stage in (ANY, stage) and (ANY in self.destinations or destination in self.destinations)
+    def targets(self, reader: Reader) -> bool:
+        """The lesson's targeting includes the reader's destination and profile."""
+        return (
+            _includes(self.destinations, reader.destination)
+            and reader.destination not in self.not_for
+            and _includes(self.professions, reader.profession)
+            and _includes(self.license_plans, reader.license_plan)
+            and _includes(self.pay_needs, reader.pay_need)
+        )
+
+    def fits(self, stage: str, reader: Reader) -> bool:
+        return self.stage in (ANY, stage) and self.targets(reader)
+
+
+def _includes(allowed: tuple[str, ...], value: str) -> bool:
+    return ANY in allowed or value in allowed
 
 
 @dataclass(frozen=True)
@@ -82,8 +122,8 @@ class Rules:
     """The course's settings that shape the schedule."""
 
     length_months: int = 12
-    checkin_interval_weeks: int = 4
-    checkin_months: tuple[int, ...] = (3, 6, 9, 12)
+    checkin_interval_weeks: int = 6
+    checkin_months: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,12 +131,27 @@ class Reader:
     stage: str
     destination: str
     clock: CourseClock  # course weeks and months, counted in weekly slots (course.schedule)
+    profession: str = ""
+    license_plan: str = "unsure"
+    pay_need: str = "unsure"
+    reported_week: int | None = None  # the course week the reader last told us their stage; None: never
 
     def month(self, now: datetime) -> int:
         return self.clock.month(now)
 
     def week(self, now: datetime) -> int:
         return self.clock.week(now)
+
+    @property
+    def reported(self) -> bool:
+        return self.reported_week is not None
+
+    def planning_stage(self, month: int) -> str:
+        """The stage lessons are chosen for: what the reader told us, or the calendar's (rule 5)."""
+        if self.reported or self.stage == Stage.LANDED:
+            return self.stage
+        calendar = CALENDAR_STAGE.get(min(month, 12), Stage.INTERVIEWING)
+        return max(Stage(self.stage), calendar, key=STAGE_ORDER.index)
 
 
 @dataclass(frozen=True)
@@ -152,56 +207,126 @@ def _choose(
         return _completion(unsent, f"course month {month} is past the course's {rules.length_months} months")
 
     if reader.stage == Stage.LANDED:
-        for lesson in unsent:
-            if lesson.stage == Stage.LANDED and lesson.fits(reader.stage, reader.destination):
-                return Choice(lesson, f"landed: first-90-days {lesson.kind} for {reader.destination}")
-        return _completion(unsent, "landed and the first-90-days series is done")
+        return _landed(reader, catalogue, unsent, history, week)
 
-    checkin_reason = _checkin_due(rules, history, week, month)
+    checkin_reason = _checkin_due(reader, rules, history, week, month)
     if checkin_reason:
-        checkin = _checkin_for(unsent, month)
+        checkin = next((lesson for lesson in unsent if lesson.kind == Kind.CHECKIN and lesson.stage != Stage.LANDED
+                        and lesson.targets(reader)), None)  # fmt: skip
         if checkin is not None:
             return Choice(checkin, checkin_reason)
 
-    lesson_month = effective_month(reader.stage, month)
+    stage = reader.planning_stage(month)
+    calendar = "" if reader.reported else f" (following the calendar: {stage})"
+    if reader.reported:
+        triggered = next((lesson for lesson in _teaching(unsent) if lesson.trigger_stage == stage
+                          and lesson.targets(reader)), None)  # fmt: skip
+        if triggered is not None:
+            return Choice(triggered, f"you told us you are {stage}: {triggered.slug} comes next")
+
+    essential = _essential(unsent, reader, stage, month)
+    if essential is not None:
+        return Choice(essential, f"essential by month {essential.essential_by}: ahead of other lessons{calendar}")
+
+    lesson_month = effective_month(stage, month)
     ahead = lesson_month > month
-    lesson = (ahead and _first_fitting(unsent, reader.stage, reader.destination, lesson_month, stage_only=True)) or (
-        _first_fitting(unsent, reader.stage, reader.destination, lesson_month)
+    lesson = (ahead and _first_fitting(unsent, stage, reader, lesson_month, stage_only=True)) or (
+        _first_fitting(unsent, stage, reader, lesson_month)
     )
     if lesson is not None:
         ahead = " (ahead of the calendar)" if ahead else ""
-        behind = " (behind the calendar)" if is_behind(reader.stage, month) else ""
+        behind = " (behind the calendar)" if reader.reported and is_behind(stage, month) else ""
         return Choice(
             lesson,
-            f"first unsent lesson for {reader.stage} and {reader.destination} up to month "
-            f"{lesson_month}{ahead}{behind}: month {lesson.month}, order {lesson.order}",
+            f"first unsent lesson for {stage} and {reader.destination} up to month "
+            f"{lesson_month}{ahead}{behind}{calendar}: month {lesson.month}, order {lesson.order}",
         )
-    neighbour = NEIGHBOUR_STAGE.get(reader.stage)
-    if neighbour is not None:
-        lesson = _first_fitting(unsent, neighbour, reader.destination, lesson_month, stage_only=True)
+    neighbour, hops = NEIGHBOUR_STAGE.get(stage), 0
+    while neighbour is not None and hops < 2:
+        hops += 1
+        # While interviewing the search goes on, including its lessons for a search that stalls.
+        stuck_as = neighbour if stage == Stage.INTERVIEWING else stage
+        lesson = _first_fitting(unsent, neighbour, reader, lesson_month, stage_only=True, stuck_as=stuck_as)
         if lesson is not None:
-            return Choice(lesson, f"nothing left for {reader.stage}: a {neighbour} lesson instead")
-    return Choice(None, f"nothing unsent fits {reader.stage} and {reader.destination} by month {lesson_month}")
+            return Choice(lesson, f"nothing left for {stage}: a {neighbour} lesson instead")
+        neighbour = NEIGHBOUR_STAGE.get(neighbour) if neighbour != Stage.INTERVIEWING else None
+    return Choice(None, f"nothing unsent fits {stage} and {reader.destination} by month {lesson_month}")
+
+
+def _teaching(lessons: Sequence[LessonInfo]) -> list[LessonInfo]:
+    return [lesson for lesson in lessons if lesson.kind in (Kind.LESSON, Kind.MILESTONE)]
 
 
 def _first_fitting(
-    unsent: Sequence[LessonInfo], stage: str, destination: str, month: int, stage_only: bool = False
+    unsent: Sequence[LessonInfo],
+    stage: str,
+    reader: Reader,
+    month: int,
+    stage_only: bool = False,
+    stuck_as: str | None = None,
 ) -> LessonInfo | None:
-    for lesson in unsent:
-        if lesson.kind not in (Kind.LESSON, Kind.MILESTONE) or lesson.month > month:
+    """The first unsent lesson for `stage` up to `month`; "stuck" lessons only for a reader who told us
+    they are behind (judged by their own stage, `stuck_as`, when looking at a neighbouring one)."""
+    stuck = (reader.reported or stuck_as is not None) and is_behind(stuck_as or stage, month)
+    for lesson in _teaching(unsent):
+        if lesson.month > month or (stage_only and lesson.stage != stage):
             continue
-        if stage_only and lesson.stage != stage:
-            continue
-        if lesson.fits(stage, destination):
+        if is_stuck_lesson(lesson) and not stuck:
+            continue  # written for readers who told us they are behind (rule 5)
+        if lesson.fits(stage, reader):
             return lesson
     return None
 
 
+def is_stuck_lesson(lesson: LessonInfo) -> bool:
+    """A lesson for a stage the calendar has left behind by its month (e.g. searching in month 8)."""
+    return lesson.stage not in (ANY, Stage.LANDED) and is_behind(lesson.stage, lesson.month)
+
+
+def _essential(unsent: Sequence[LessonInfo], reader: Reader, stage: str, month: int) -> LessonInfo | None:
+    """The unsent essential lesson with the soonest deadline that fits the reader now (rule 7)."""
+    reached = STAGE_ORDER[: STAGE_ORDER.index(Stage(stage)) + 1]
+    due = [
+        lesson for lesson in _teaching(unsent)
+        if lesson.essential_by is not None and lesson.month <= month and lesson.stage != Stage.LANDED
+        and (lesson.stage == ANY or lesson.stage in reached) and lesson.targets(reader)
+    ]  # fmt: skip
+    return min(due, key=lambda lesson: (lesson.essential_by, lesson.month, lesson.order), default=None)
+
+
+def _landed(
+    reader: Reader, catalogue: Sequence[LessonInfo], unsent: Sequence[LessonInfo], history: Sequence[Sent], week: int
+) -> Choice:
+    """Rule 3: the first-90-days series, two "is it working?" check-ins, then completion."""
+    landed_week = reader.reported_week if reader.reported_week is not None else week
+    since = week - landed_week
+    checkins = [item for item in history if item.kind == Kind.CHECKIN]
+    after_landing = [item for item in checkins if item.course_week >= landed_week]
+    last_checkin = max((item.course_week for item in checkins), default=None)
+    spaced = last_checkin is None or week - last_checkin >= MIN_WEEKS_BETWEEN_CHECKINS
+    if len(after_landing) < len(LANDED_CHECKIN_WEEKS) and since >= LANDED_CHECKIN_WEEKS[len(after_landing)] and spaced:
+        checkin = next((lesson for lesson in unsent if lesson.kind == Kind.CHECKIN and lesson.stage == Stage.LANDED
+                        and lesson.targets(reader)), None)  # fmt: skip
+        if checkin is not None:
+            return Choice(checkin, f"landed {since} weeks ago: is it working?")
+    series = [lesson for lesson in _teaching(catalogue) if lesson.stage == Stage.LANDED and lesson.targets(reader)]
+    for number, lesson in enumerate(series):
+        # Spread over the first 90 days: the n-th of the series no sooner than its share of 12 weeks.
+        earliest = round(number * (LANDED_WEEKS - 1) / max(len(series) - 1, 1))
+        if lesson in unsent and since >= earliest:
+            return Choice(lesson, f"landed {since} weeks ago: first-90-days {lesson.kind} for {reader.destination}")
+    if since < LANDED_WEEKS:
+        for lesson in _teaching(unsent):
+            if lesson.stage == ANY and lesson.targets(reader):
+                return Choice(lesson, f"landed {since} weeks ago: a lesson for any stage until day 90")
+        return Choice(None, f"landed {since} weeks ago: nothing left before day 90")
+    return _completion(unsent, f"landed {since} weeks ago and the first-90-days series is done")
+
+
 def is_behind(stage: str, month: int) -> bool:
-    """Behind the calendar: still at a stage earlier than the ones expected this month."""
-    expected = EXPECTED_STAGES.get(min(month, 12), (Stage.INTERVIEWING,))
-    order = list(Stage)
-    return stage != Stage.LANDED and order.index(Stage(stage)) < min(order.index(s) for s in expected)
+    """Behind the calendar: at a stage earlier than the calendar's for this month."""
+    calendar = CALENDAR_STAGE.get(min(month, 12), Stage.INTERVIEWING)
+    return stage != Stage.LANDED and STAGE_ORDER.index(Stage(stage)) < STAGE_ORDER.index(calendar)
 
 
 def _first(lessons: Sequence[LessonInfo], kind: str) -> LessonInfo | None:
@@ -215,26 +340,16 @@ def _completion(unsent: Sequence[LessonInfo], why: str) -> Choice:
     return Choice(None, f"{why}, and the completion email was already sent: course finished", finished=True)
 
 
-def _checkin_due(rules: Rules, history: Sequence[Sent], week: int, month: int) -> str:
+def _checkin_due(reader: Reader, rules: Rules, history: Sequence[Sent], week: int, month: int) -> str:
     checkins = [item for item in history if item.kind == Kind.CHECKIN]
-    last_week = max((item.course_week for item in checkins), default=0)
-    if week - last_week >= rules.checkin_interval_weeks:
-        since = "enrolment" if not checkins else "the last check-in"
-        return f"check-in due: {week - last_week} weeks of course time since {since}"
-    if (
-        month in rules.checkin_months
-        and not any(item.course_month == month for item in checkins)
-        and week - last_week >= MIN_WEEKS_BETWEEN_CHECKINS
-    ):
+    last_checkin = max((item.course_week for item in checkins), default=None)
+    if last_checkin is not None and week - last_checkin < MIN_WEEKS_BETWEEN_CHECKINS:
+        return ""
+    since, what = last_checkin or 0, "the last check-in" if checkins else "enrolment"
+    if reader.reported_week is not None and reader.reported_week > since:
+        since, what = reader.reported_week, "you last told us your stage"
+    if week - since >= rules.checkin_interval_weeks:
+        return f"check-in due: {week - since} weeks of course time since {what}"
+    if month in rules.checkin_months and not any(item.course_month == month for item in checkins):
         return f"check-in due: month {month} is a check-in month"
     return ""
-
-
-def _checkin_for(unsent: Sequence[LessonInfo], month: int) -> LessonInfo | None:
-    """The unsent check-in written for the latest month reached; else the earliest unsent one."""
-    checkins = [lesson for lesson in unsent if lesson.kind == Kind.CHECKIN]
-    reached = [lesson for lesson in checkins if lesson.month <= month]
-    if reached:
-        latest = max(lesson.month for lesson in reached)
-        return next(lesson for lesson in reached if lesson.month == latest)
-    return checkins[0] if checkins else None

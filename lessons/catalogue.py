@@ -32,10 +32,15 @@ class Catalogue:
         catalogue = cls(rules={course.pk: course_rules(course) for course in Course.objects.all()})
         by_course: dict[int, list[planner.LessonInfo]] = defaultdict(list)
         rows = Lesson.objects.filter(current_version__isnull=False).values_list(
-            "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id"
-        )
-        for lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id in rows:
-            info = planner.LessonInfo(lesson_id, slug, kind, stage, tuple(destinations), month, order)
+            "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id",
+            "professions", "license_plans", "pay_needs", "not_for", "essential_by", "trigger_stage",
+        )  # fmt: skip
+        for (lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id, professions,
+             license_plans, pay_needs, not_for, essential_by, trigger_stage) in rows:  # fmt: skip
+            info = planner.LessonInfo(
+                lesson_id, slug, kind, stage, tuple(destinations), month, order, tuple(professions),
+                tuple(license_plans), tuple(pay_needs), tuple(not_for), essential_by, trigger_stage,
+            )  # fmt: skip
             by_course[course_id].append(info)
             catalogue.by_id[lesson_id] = info
             catalogue.versions[lesson_id] = version_id

@@ -14,11 +14,16 @@ import yaml
 
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
-from course.vocabulary import ANY, Destination, Kind, Stage
+from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
 from lessons.rendering import LESSON_LINK_RE, unknown_placeholders
 
 COURSE_FILE = "course.yaml"
 LESSON_FIELDS = ("slug", "subject", "kind", "stage", "destinations", "month", "order")
+# Optional targeting and timing (course.planner), written back only when set.
+TARGETING_FIELDS = ("professions", "license_plans", "pay_needs", "not_for")
+OPTIONAL_FIELDS = (*TARGETING_FIELDS, "essential_by", "trigger_stage")
+TARGETING_VALUES = {"professions": Profession.values, "license_plans": LicensePlan.values,
+                    "pay_needs": PayNeed.values, "not_for": Destination.values}  # fmt: skip
 COURSE_FIELDS = ("slug", "title", "tagline", "price", "currency", "length_months", "cadence",
                  "checkin_interval_weeks", "checkin_months")  # fmt: skip
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -55,11 +60,27 @@ class LessonFile:
     order: int
     body: str
     body_line: int = 1
+    professions: list[str] = field(default_factory=lambda: [ANY])
+    license_plans: list[str] = field(default_factory=lambda: [ANY])
+    pay_needs: list[str] = field(default_factory=lambda: [ANY])
+    not_for: list[str] = field(default_factory=list)
+    essential_by: int | None = None
+    trigger_stage: str = ""
 
     def metadata(self) -> dict:
         destinations: str | list[str] = ANY if self.destinations == [ANY] else list(self.destinations)
-        return {"slug": self.slug, "subject": self.subject, "kind": self.kind, "stage": self.stage,
+        data = {"slug": self.slug, "subject": self.subject, "kind": self.kind, "stage": self.stage,
                 "destinations": destinations, "month": self.month, "order": self.order}  # fmt: skip
+        for name in ("professions", "license_plans", "pay_needs"):
+            if getattr(self, name) != [ANY]:
+                data[name] = list(getattr(self, name))
+        if self.not_for:
+            data["not_for"] = list(self.not_for)
+        if self.essential_by is not None:
+            data["essential_by"] = self.essential_by
+        if self.trigger_stage:
+            data["trigger_stage"] = self.trigger_stage
+        return data
 
 
 @dataclass
@@ -182,7 +203,7 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     if missing:
         problems.append(Problem(path, 1, f"front matter is missing {', '.join(missing)}"))
         return None
-    for key in sorted(set(meta) - set(LESSON_FIELDS)):
+    for key in sorted(set(meta) - set(LESSON_FIELDS) - set(OPTIONAL_FIELDS)):
         problems.append(Problem(path, line.get(key, 1), f"unknown front matter field {key!r}"))
     destinations = meta["destinations"]
     destinations = [destinations] if isinstance(destinations, str) else list(destinations or [])
@@ -194,6 +215,31 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
 
     def report(key: str, message: str) -> None:
         problems.append(Problem(path, line.get(key, 1), message))
+
+    for name in TARGETING_FIELDS:
+        if name not in meta:
+            continue
+        values = meta[name]
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            report(name, f"{name} must be a list of values or 'any'")
+            continue
+        allowed = TARGETING_VALUES[name] if name == "not_for" else [*TARGETING_VALUES[name], ANY]
+        for value in values:
+            if value not in allowed:
+                report(name, f"unknown {name} value {value!r} (one of {', '.join(allowed)})")
+        setattr(lesson, name, list(values))
+    if "essential_by" in meta:
+        lesson.essential_by = meta["essential_by"]
+        by = lesson.essential_by
+        if isinstance(by, bool) or not isinstance(by, int) or not 1 <= by <= 12:
+            report("essential_by", f"essential_by must be a course month from 1 to 12 (got {by!r})")
+        elif isinstance(lesson.month, int) and by < lesson.month:
+            report("essential_by", f"essential_by {by} is before the lesson's month {lesson.month}")
+    if "trigger_stage" in meta:
+        lesson.trigger_stage = str(meta["trigger_stage"])
+        if lesson.trigger_stage not in Stage.values:
+            report("trigger_stage", f"unknown stage {lesson.trigger_stage!r} (one of {', '.join(Stage.values)})")
 
     if not SLUG_RE.match(lesson.slug):
         report("slug", f"slug {lesson.slug!r} must be lowercase words joined by hyphens")
@@ -248,7 +294,8 @@ def _check_across_lessons(course: CourseFile) -> None:
 def catalogue_of(course: CourseFile) -> list[LessonInfo]:
     return sort_catalogue(
         LessonInfo(number, lesson.slug, lesson.kind, lesson.stage, tuple(lesson.destinations), lesson.month,
-                   lesson.order)
+                   lesson.order, tuple(lesson.professions), tuple(lesson.license_plans), tuple(lesson.pay_needs),
+                   tuple(lesson.not_for), lesson.essential_by, lesson.trigger_stage)
         for number, lesson in enumerate(course.lessons, start=1)
     )  # fmt: skip
 

@@ -57,6 +57,12 @@ def import_course(course_file: CourseFile) -> ImportReport:
         created = lesson.pk is None
         lesson.kind, lesson.stage, lesson.destinations = item.kind, item.stage, item.destinations
         lesson.month, lesson.order = item.month, item.order
+        lesson.professions, lesson.license_plans, lesson.pay_needs = (
+            item.professions,
+            item.license_plans,
+            item.pay_needs,
+        )
+        lesson.not_for, lesson.essential_by, lesson.trigger_stage = item.not_for, item.essential_by, item.trigger_stage
         lesson.save()
         current = lesson.current_version
         if current is not None and (current.subject, current.body) == (item.subject, item.body):
@@ -109,7 +115,9 @@ def export_course(course: Course, folder: Path) -> int:
             LessonFile(
                 path=folder, slug=lesson.slug, subject=version.subject, kind=lesson.kind, stage=lesson.stage,
                 destinations=list(lesson.destinations) or [ANY], month=lesson.month, order=lesson.order,
-                body=version.body,
+                body=version.body, professions=list(lesson.professions), license_plans=list(lesson.license_plans),
+                pay_needs=list(lesson.pay_needs), not_for=list(lesson.not_for), essential_by=lesson.essential_by,
+                trigger_stage=lesson.trigger_stage,
             ),
         )  # fmt: skip
         written += 1

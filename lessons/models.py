@@ -9,6 +9,10 @@ from course.vocabulary import ANY, Kind, Stage
 STAGE_OR_ANY = [*Stage.choices, (ANY, "Any stage")]
 
 
+def any_value() -> list[str]:
+    return [ANY]
+
+
 class Lesson(models.Model):
     """One email of a course. Targeting lives here; what is sent lives in its versions."""
 
@@ -21,6 +25,19 @@ class Lesson(models.Model):
         default=1, validators=[MinValueValidator(1), MaxValueValidator(12)], help_text="Earliest course month."
     )
     order = models.IntegerField(default=0)
+    # Targeting by the reader profile: each a list of values, or ["any"]; `not_for` lists destinations left out.
+    professions = models.JSONField(default=any_value, blank=True, help_text='Profession slugs, or ["any"].')
+    license_plans = models.JSONField(default=any_value, blank=True, help_text='License plans, or ["any"].')
+    pay_needs = models.JSONField(default=any_value, blank=True, help_text='Pay needs, or ["any"].')
+    not_for = models.JSONField(default=list, blank=True, help_text="Destinations this lesson is never sent to.")
+    essential_by = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="Essential: every reader it fits gets it by this course month, ahead of ordinary lessons.",
+    )  # fmt: skip
+    trigger_stage = models.CharField(
+        max_length=20, choices=Stage.choices, blank=True,
+        help_text="A reader who reports this stage gets the lesson next (e.g. negotiation on interviewing).",
+    )  # fmt: skip
     current_version = models.ForeignKey(
         "LessonVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

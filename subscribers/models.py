@@ -36,6 +36,9 @@ class Subscriber(models.Model):
     profession = models.CharField(max_length=20, choices=Profession.choices, blank=True)
     license_plan = models.CharField(max_length=10, choices=LicensePlan.choices, default=LicensePlan.UNSURE)
     pay_need = models.CharField(max_length=12, choices=PayNeed.choices, default=PayNeed.UNSURE)
+    stage_reported_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reader last told us their stage (empty: they follow the calendar)."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DECIDING)
     destination = models.CharField(max_length=30, choices=Destination.choices, default=Destination.UNDECIDED)

@@ -29,6 +29,7 @@ class Week:
     month: int
     lesson: LessonInfo | None
     reason: str
+    stage: str = ""  # the stage lessons were chosen for
 
 
 def journey(
@@ -53,13 +54,15 @@ def journey(
         if published and slot in published:
             catalogue = sort_catalogue([*catalogue, published[slot]])
         if changes and slot in changes:
-            reader = replace(reader, **changes[slot])
+            told = {"reported_week": reader.week(at)} if "stage" in changes[slot] else {}
+            reader = replace(reader, **changes[slot], **told)
         if slot in paused:
             reader = replace(reader, clock=replace(reader.clock, paused_slots=reader.clock.paused_slots + 1))
             at = next_slot(at, TIMING)
             continue
         choice = next_email(reader, RULES, catalogue, history, at)
-        result.append(Week(reader.week(at), reader.month(at), choice.lesson, choice.reason))
+        result.append(Week(reader.week(at), reader.month(at), choice.lesson, choice.reason,
+                           reader.planning_stage(reader.month(at))))  # fmt: skip
         if choice.lesson is not None:
             history.append(Sent(choice.lesson.id, choice.lesson.kind, reader.week(at), reader.month(at)))
         if choice.finished or choice.completes_course:
@@ -72,12 +75,20 @@ def slugs(weeks: list[Week]) -> list[str]:
     return [w.lesson.slug for w in weeks if w.lesson is not None]
 
 
-def test_a_reader_gets_the_welcome_first_and_a_check_in_every_four_weeks():
-    weeks = journey(30, destination=Destination.PAYER)
+def test_a_reader_gets_the_welcome_first_and_check_ins_in_order_every_six_weeks():
+    weeks = journey(60, destination=Destination.PAYER)
     assert weeks[0].lesson.kind == Kind.WELCOME
+    checkins = [w for w in weeks if w.lesson and w.lesson.kind == Kind.CHECKIN]
+    assert [w.week for w in checkins] == [6, 12, 18, 24, 30, 36, 42, 48]
+    assert [w.lesson.slug for w in checkins] == [f"checkin-{n:02d}" for n in range(1, 9)], "in the order written"
+    assert len(checkins) * 6 <= len(weeks), "at most one email in six"
+
+
+def test_a_reply_that_changes_the_stage_starts_the_six_weeks_again():
+    weeks = journey(30, destination=Destination.PAYER, changes={9: {"stage": Stage.SEARCHING}})
     checkin_weeks = [w.week for w in weeks if w.lesson and w.lesson.kind == Kind.CHECKIN]
-    assert checkin_weeks[:3] == [4, 8, 10]  # weeks 4 and 8, then month 3 starts in week 9-10
-    assert all(b - a >= 2 for a, b in itertools.pairwise(checkin_weeks))
+    assert checkin_weeks[:2] == [6, 15]  # the stage came at week 9: the next check-in six weeks later
+    assert all(b - a >= 4 for a, b in itertools.pairwise(checkin_weeks))
 
 
 def test_a_reader_ahead_of_the_calendar_gets_their_stages_lessons_early():
@@ -89,12 +100,20 @@ def test_a_reader_ahead_of_the_calendar_gets_their_stages_lessons_early():
     assert "ahead of the calendar" in next(w.reason for w in weeks if w.lesson and w.lesson.stage == "interviewing")
 
 
-def test_a_reader_stuck_at_deciding_in_month_five_gets_the_stuck_lessons():
-    weeks = journey(24)
+def test_a_reader_who_tells_us_they_are_still_deciding_in_month_four_gets_the_stuck_lessons():
+    weeks = journey(24, changes={14: {"stage": Stage.DECIDING}})
     month_five = [w for w in weeks if w.month == 5 and w.lesson]
     assert any(w.lesson.slug.startswith("stuck-deciding-") for w in month_five)
     assert all(not w.lesson.slug.startswith("stuck-deciding-") for w in weeks if w.month < 4 and w.lesson)
     assert "behind the calendar" in next(w.reason for w in weeks if w.lesson and w.lesson.slug.startswith("stuck"))
+
+
+def test_a_reader_who_never_replies_follows_the_calendar_not_the_stuck_lessons():
+    weeks = journey(53, destination=Destination.PAYER)
+    assert not [slug for slug in slugs(weeks) if slug.startswith("stuck-")]
+    by_month = {w.month: w for w in weeks if w.lesson and w.lesson.stage not in (ANY, Stage.LANDED)}
+    assert by_month[4].lesson.stage == Stage.SEARCHING and "following the calendar" in by_month[4].reason
+    assert by_month[8].lesson.stage == Stage.INTERVIEWING
 
 
 def test_a_reader_on_the_calendar_never_gets_stuck_lessons():
@@ -133,11 +152,12 @@ def test_a_reader_who_lands_in_month_seven_gets_the_first_90_days_then_completio
     )  # fmt: skip
     landed = [w for w in weeks if w.week >= 30]
     assert landed[0].month == 7
-    landed_slugs = [w.lesson.slug for w in landed]
+    landed_slugs = [w.lesson.slug for w in landed if w.lesson]
     assert landed_slugs[-1] == "completion"
+    assert landed[-1].week - 30 >= 13, "completion about 90 days after landing, not before"
     assert "clinical-informatics-first-90-days" in landed_slugs
-    assert all(BY_SLUG[s].stage == Stage.LANDED for s in landed_slugs[:-1])
-    assert len(landed) == 6  # four milestones, the track's first 90 days, completion
+    series = [w.week - 30 for w in landed if w.lesson and w.lesson.stage == Stage.LANDED]
+    assert series == [0, 3, 6, 9, 12], "the first-90-days series spread over twelve weeks"
 
 
 def test_a_reader_who_chooses_change_setting_gets_that_track_and_no_other():
@@ -220,3 +240,60 @@ def test_random_journeys_never_repeat_a_lesson_and_always_fit_the_reader(plan):
     assert sent[0] == "welcome"
     assert sent.count("completion") <= 1
     assert all(w.month <= RULES.length_months + 1 for w in weeks)
+
+
+# --- The journey rules: essentials, triggers, targeting ---------------------------------------
+
+ESSENTIALS = [lesson for lesson in CATALOGUE if lesson.essential_by is not None]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    destination=st.sampled_from([d for d in Destination if d != Destination.CHANGE_SETTING]),
+    start=st.sampled_from([Stage.DECIDING, Stage.CONVERSATIONS]),
+    reply=st.one_of(st.none(), st.tuples(st.integers(1, 30), st.sampled_from(list(Stage)[:4]))),
+)
+def test_every_essential_lesson_that_fits_arrives_by_its_month(destination, start, reply):
+    changes = {reply[0]: {"stage": reply[1]}} if reply else None
+    weeks = journey(53, stage=start, destination=destination, changes=changes)
+    sent = {w.lesson.slug: w.month for w in weeks if w.lesson}
+    reader = Reader(stage=start, destination=destination, clock=CourseClock(START, TIMING))
+    order = list(Stage)
+    for lesson in ESSENTIALS:
+        # It fits a reader who is at or past its stage from its month to its deadline.
+        reached = lesson.stage == ANY or all(
+            order.index(Stage(w.stage)) >= order.index(Stage(lesson.stage))
+            for w in weeks
+            if lesson.month <= w.month <= lesson.essential_by
+        )
+        if lesson.targets(reader) and reached:
+            assert lesson.slug in sent, f"{lesson.slug} never arrived"
+            assert sent[lesson.slug] <= lesson.essential_by, f"{lesson.slug} came in month {sent[lesson.slug]}"
+
+
+def test_reporting_interviewing_brings_the_negotiation_lesson_within_two_emails():
+    weeks = journey(
+        30, stage=Stage.SEARCHING, destination=Destination.PAYER, changes={14: {"stage": Stage.INTERVIEWING}}
+    )
+    after = [w.lesson.slug for w in weeks[14:] if w.lesson and w.lesson.kind == Kind.LESSON]
+    assert "interviewing-talking-pay-and-negotiating" in after[:2]
+    assert "interviewing-comparing-offers-to-the-household-number" in after[:3]
+
+
+def test_change_setting_readers_never_get_the_leaving_clinical_work_lessons():
+    weeks = journey(53, destination=Destination.CHANGE_SETTING, changes={10: {"stage": Stage.SEARCHING},
+                                                                        24: {"stage": Stage.INTERVIEWING}})  # fmt: skip
+    assert not {"interviewing-why-are-you-leaving-clinical-work", "conversations-clinical-cv-to-resume"} & set(
+        slugs(weeks)
+    )
+
+
+def test_a_lesson_for_one_profession_license_plan_or_pay_need_reaches_only_those_readers():
+    lesson = LessonInfo(1, "rn-only", Kind.LESSON, ANY, (ANY,), 1, 1, professions=("rn",), license_plans=("keep",),
+                        pay_needs=("match", "modest-drop"), not_for=("payer",))  # fmt: skip
+    nurse = Reader(Stage.DECIDING, "consulting", CourseClock(START, TIMING), "rn", "keep", "match")
+    assert lesson.targets(nurse)
+    assert not lesson.targets(replace(nurse, profession="physician"))
+    assert not lesson.targets(replace(nurse, license_plan="let-go"))
+    assert not lesson.targets(replace(nurse, pay_need="flexible"))
+    assert not lesson.targets(replace(nurse, destination="payer"))

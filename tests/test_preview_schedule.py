@@ -32,7 +32,8 @@ def test_preview_schedule_of_an_unknown_reader_fails_with_one_line(course):
 
 
 def test_a_reader_who_enrols_in_the_evening_gets_one_course_week_per_slot(db, capsys):
-    """Enrolled at 19:00, after the 08:00 send hour: weeks 0, 1, 2, … and the first check-in in week 4."""
+    """Enrolled at 19:00, after the 08:00 send hour: weeks 0, 1, 2, … and the first check-in in week 6
+    (the shipped course checks in every six weeks)."""
     import time_machine
 
     from lessons.importing import import_path
@@ -42,10 +43,10 @@ def test_a_reader_who_enrols_in_the_evening_gets_one_course_week_per_slot(db, ca
     evening = datetime(2026, 4, 6, 23, tzinfo=UTC)  # Monday 19:00 in New York
     with time_machine.travel(evening, tick=False):
         enrol(report.course, "eve@example.com", first_name="Eve", time_zone="America/New_York", send_hour=8)
-        call_command("preview_schedule", "eve@example.com", "--weeks", "8")
+        call_command("preview_schedule", "eve@example.com", "--weeks", "10")
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
-    assert [int(row[3]) for row in rows] == list(range(8))  # the "wk" column
+    assert [int(row[3]) for row in rows] == list(range(10))  # the "wk" column
     assert rows[0][5] == "welcome"
     checkins = [int(row[3]) for row in rows if row[5] == "checkin"]
-    assert checkins[0] == 4
+    assert checkins == [6]
     assert {row[2] for row in rows[1:]} == {"08:00"}

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("subscribers", "0010_reader_profile"),
+        ("subscribers", "0011_subscriber_stage_reported_at"),
     ]
 
     operations = [

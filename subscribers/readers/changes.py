@@ -83,7 +83,11 @@ def _change_track(
             return None
         change = Change(what, getattr(subscriber, what), value)
         setattr(subscriber, what, value)
-        subscriber.save(update_fields=[what, "updated_at"])
+        fields = [what, "updated_at"]
+        if what == "stage":  # the reader has told us where they are: the planner stops following the calendar
+            subscriber.stage_reported_at = now or timezone.now()
+            fields.append("stage_reported_at")
+        subscriber.save(update_fields=fields)
         audit.record(
             subscriber, TRACK_CHANGES[what], before=change.before, after=change.after, why=why, actor=actor, at=now
         )

@@ -10,6 +10,7 @@ from course.schedule import CourseClock, Timing, next_slot
 
 # What planning reads of a reader: the planner's input and the weekly slot.
 CLOCK_FIELDS = ("enrolled_at", "paused_at", "paused_slots", "time_zone", "send_weekday", "send_hour")
+PROFILE_FIELDS = ("profession", "license_plan", "pay_need", "stage_reported_at")
 
 
 def timing_of(reader) -> Timing:
@@ -32,5 +33,15 @@ def hour_label(hour: int) -> str:
 
 
 def reader_state(reader) -> planner.Reader:
-    """The planner's view of a reader."""
-    return planner.Reader(stage=reader.stage, destination=reader.destination, clock=clock_of(reader))
+    """The planner's view of a reader: stage, track, course clock and profile."""
+    clock = clock_of(reader)
+    reported = reader.stage_reported_at
+    return planner.Reader(
+        stage=reader.stage,
+        destination=reader.destination,
+        clock=clock,
+        profession=reader.profession,
+        license_plan=reader.license_plan,
+        pay_need=reader.pay_need,
+        reported_week=clock.week(reported) if reported is not None else None,
+    )

@@ -33,7 +33,7 @@ from lessons.catalogue import Catalogue
 from subscribers import queueing
 from subscribers.models import Delivery, Subscriber
 from subscribers.readers import audit, changes
-from subscribers.readers.course_time import CLOCK_FIELDS, next_slot_of, reader_state, timing_of
+from subscribers.readers.course_time import CLOCK_FIELDS, PROFILE_FIELDS, next_slot_of, reader_state, timing_of
 from subscribers.sending import emails, journal, throttle
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ RETRY_GRACE = timedelta(minutes=2)
 # Deliveries per send task message.
 SEND_CHUNK = 100
 # What the tick reads of each due reader (the planner's input and the weekly slot).
-PLANNING_FIELDS = ("id", "course_id", "email", "stage", "destination", "next_send_at", *CLOCK_FIELDS)
+PLANNING_FIELDS = ("id", "course_id", "email", "stage", "destination", "next_send_at", *CLOCK_FIELDS, *PROFILE_FIELDS)
 
 
 @dataclass
