@@ -23,7 +23,7 @@ run:
 
 ## test: lint, the suite on Postgres + Redis, the time-sensitive tests again at ten other instants,
 ## the suite on SQLite + the embedded broker, then the course checks (lesson files, course maps, a
-## small cohort simulation)
+## small cohort simulation, the twelve-persona journey check)
 test: $(STAMP) lint test-postgres test-clock test-sqlite checks
 
 lint: $(STAMP)
@@ -59,6 +59,7 @@ checks: $(STAMP)
 	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course clinical-to-non-clinical > /dev/null
 	$(CHECKS_ENV) $(BIN)/python manage.py course_map --course ae-after-layoff > /dev/null
 	$(CHECKS_ENV) $(BIN)/python manage.py simulate --readers 40 --months 12 --seed 7 --start 2026-01-05T09:00Z --out $(VAR_DIR)/simulation-report.html
+	$(CHECKS_ENV) $(BIN)/python manage.py journeys --start 2026-01-05T09:00Z --out $(VAR_DIR)/journeys-report.html
 
 ## drills: fault drills on real processes (worker kill -9, Redis outage, PostgreSQL restart, webhook
 ## storms, hostile input, load on gunicorn); each starts its own services; one summary table
