@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 
 from course.schedule import zone
@@ -248,7 +249,17 @@ class PaymentAdmin(admin.ModelAdmin):
         return f"{payment.amount_cents / 100:.2f} {payment.currency.upper()}"
 
     @admin.action(description="Refund in full through Stripe (stops the course it paid for)")
-    def refund(self, request, queryset) -> None:
+    def refund(self, request, queryset):
+        """Asks first (a page listing each payment, the reader and what stops); refunds on "Yes"."""
+        if request.POST.get("confirmed") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Refund these payments in full?",
+                "payments": list(queryset.select_related("subscriber", "subscriber__course")),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/subscribers/payment/refund_confirmation.html", context)
         for payment in queryset:
             try:
                 outcome = checkout.refund(payment, actor=f"admin:{request.user.get_username()}")

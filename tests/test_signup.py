@@ -275,9 +275,10 @@ def admin_client(client, db, settings):
 
 
 def refund_in_admin(admin_client, payment: Payment):
-    return admin_client.post(
-        "/admin/subscribers/payment/", {"action": "refund", "_selected_action": [payment.pk]}, follow=True
-    )
+    """The action asks first (tests/test_refunds.py), then refunds on the confirmation's "Yes"."""
+    chosen = {"action": "refund", "_selected_action": [payment.pk]}
+    assert "Refund these payments in full?" in admin_client.post("/admin/subscribers/payment/", chosen).text
+    return admin_client.post("/admin/subscribers/payment/", {**chosen, "confirmed": "yes"}, follow=True)
 
 
 def test_the_admin_refunds_through_stripe_and_the_course_stops(admin_client, course, stripe_keys):

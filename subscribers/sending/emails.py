@@ -192,3 +192,34 @@ def describe_change(change) -> str:
     return {"paused": "pause the course", "active": "resume the course", "unsubscribed": "stop the course"}.get(
         change.after, f"status {change.after}"
     )
+
+
+def course_stopped(subscriber: Subscriber, why: str) -> EmailMultiAlternatives:
+    """The course has stopped because its payment was refunded: a short note saying so and why,
+    with the support address. Sent once, after the refund is recorded (checkout._stop)."""
+    course = subscriber.course.title
+    support = settings.SUPPORT_EMAIL
+    text = (
+        f"Hi {subscriber.first_name or 'there'},\n\n"
+        f"Your course {course} has stopped: {why}. You will get no more course emails, and there is "
+        f"nothing you need to do.\n\n"
+        f"The refund goes back to the card you paid with; banks usually show it within 5 to 10 days.\n"
+        f"Questions, or was this a mistake? Write to {support}.\n"
+    )
+    html = (
+        f"<p>Hi {escape(subscriber.first_name or 'there')},</p>"
+        f"<p>Your course <strong>{escape(course)}</strong> has stopped: {escape(why)}. You will get no more "
+        f"course emails, and there is nothing you need to do.</p>"
+        f"<p>The refund goes back to the card you paid with; banks usually show it within 5 to 10 days.</p>"
+        f'<p>Questions, or was this a mistake? Write to <a href="mailto:{escape(support)}">{escape(support)}</a>.</p>'
+    )
+    message = EmailMultiAlternatives(
+        subject=f"Your {course} course has stopped"[:200],
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        reply_to=[support],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message

@@ -27,6 +27,7 @@ from course.vocabulary import Destination, Stage
 from subscribers.models import Payment, Signup, StripeEvent, Subscriber
 from subscribers.readers import audit, changes
 from subscribers.readers.enrolment import AlreadyEnrolled, EnrolmentError, Intake, enroll
+from subscribers.sending import emails
 
 logger = logging.getLogger(__name__)
 
@@ -402,6 +403,10 @@ def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") 
     )
     if payment.enrolled and payment.subscriber:
         stop_course(payment.subscriber, why=why, actor=actor)
+        if status == Payment.Status.REFUNDED:
+            # After the commit, outside the transaction; a failed send is logged, the refund stands.
+            subscriber = payment.subscriber
+            transaction.on_commit(lambda: tell_course_stopped(subscriber, "your payment was refunded"), robust=True)
         return f"course stopped for {payment.subscriber.email} ({status})"
     return f"payment {payment_intent} {status}; no course to stop"
 
@@ -409,6 +414,12 @@ def _stop(payment_intent: str, status: str, why: str, *, actor: str = "stripe") 
 def stop_course(subscriber: Subscriber, *, why: str, actor: str) -> None:
     """Refunded or disputed: no more email, ever, for this enrolment."""
     changes.end_paid_course([subscriber.pk], why=why, actor=actor, now=timezone.now())
+
+
+def tell_course_stopped(subscriber: Subscriber, why: str) -> None:
+    """The short email saying the course has stopped and why (emails.course_stopped)."""
+    emails.course_stopped(subscriber, why).send()
+    logger.info("told %s their course has stopped: %s", subscriber.email, why)
 
 
 HANDLERS = {
