@@ -201,6 +201,8 @@ class Event(models.Model):
         DESTINATION_CHANGED = "destination_changed", "Destination changed"
         STATUS_CHANGED = "status_changed", "Status changed"
         TIMING_CHANGED = "timing_changed", "Weekly time changed"
+        LICENSE_PLAN_CHANGED = "license_plan_changed", "License plan changed"
+        PAY_NEED_CHANGED = "pay_need_changed", "Pay need changed"
         FAST_FORWARDED = "fast_forwarded", "Fast-forwarded (development)"
         DELIVERY_CANCELLED = "delivery_cancelled", "Email cancelled"
         DELIVERY_FAILED = "delivery_failed", "Email failed"

@@ -319,3 +319,25 @@ def test_a_reply_whose_task_was_lost_is_queued_again(carol, eager_tasks):
 @pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("reviewer", "reviewer@example.com", "a-long-password-123")
+
+
+def test_a_reply_can_change_the_license_plan_and_pay_need_audited_and_undoable(
+    carol, client, eager_tasks, django_capture_on_commit_callbacks
+):
+    delivery = send_checkin(carol)
+    raw = a_reply(carol, delivery, "I've decided to keep my license. We can't take a pay cut though.")
+
+    reply_by_postmark(client, django_capture_on_commit_callbacks, raw)
+
+    carol.refresh_from_db()
+    assert (carol.license_plan, carol.pay_need) == ("keep", "match")
+    assert set(Event.objects.filter(why__startswith="reply").values_list("what", "before", "after")) == {
+        ("license_plan_changed", "unsure", "keep"),
+        ("pay_need_changed", "unsure", "match"),
+    }
+    confirmation = outbox_to("carol@example.com")[-1]
+    assert "license: keep it active" in confirmation.text and "pay: we need my current pay" in confirmation.text
+    undo_path = re.search(r"Undo: (\S+)", confirmation.text)[1].removeprefix("http://127.0.0.1:8000")
+    client.post(undo_path)
+    carol.refresh_from_db()
+    assert (carol.license_plan, carol.pay_need) == ("unsure", "unsure")

@@ -136,3 +136,33 @@ NOT_ANSWERS = st.one_of(
 def test_text_without_cues_never_changes_anything(words, separator):
     understood = understand(separator.join(words))
     assert (understood.stage, understood.destination, understood.command) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "text, license_plan, pay_need",
+    [
+        ("I've decided to keep my license", "keep", None),
+        ("Going to let my nursing license lapse next year", "let-go", None),
+        ("Still not sure about my license", "unsure", None),
+        ("We can't take a pay cut", None, "match"),
+        ("We could absorb a modest pay cut for a while", None, "modest-drop"),
+        ("Honestly pay isn't the deciding factor. 3", None, "flexible"),
+    ],
+)
+def test_it_reads_license_and_pay_answers(text, license_plan, pay_need):
+    understood = understand(text)
+    assert (understood.license_plan, understood.pay_need, understood.problem) == (license_plan, pay_need, "")
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("I'm not going to keep my license", "negated"),
+        ("I'll keep my license, or maybe let my license lapse", "two answers about license"),
+        ("Should I keep my license?", "the reader asks a question"),
+    ],
+)
+def test_a_license_answer_that_is_negated_asked_or_contradicted_changes_nothing(text, problem):
+    understood = understand(text)
+    assert (understood.license_plan, understood.stage) == (None, None)
+    assert problem in understood.problem

@@ -24,14 +24,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from course.schedule import is_time_zone, local_weekday, paused_slots
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Stage
 from subscribers.models import Event, Subscriber
 from subscribers.readers import audit
 from subscribers.readers.course_time import next_slot_of, timing_of
 
 Status = Subscriber.Status
 What = Event.What
-TRACK_CHANGES = {"stage": What.STAGE_CHANGED, "destination": What.DESTINATION_CHANGED}
+TRACK_CHANGES = {
+    "stage": What.STAGE_CHANGED,
+    "destination": What.DESTINATION_CHANGED,
+    "license_plan": What.LICENSE_PLAN_CHANGED,
+    "pay_need": What.PAY_NEED_CHANGED,
+}
 # A reader in one of these can be moved between them; refunded, suppressed and completed are final here.
 MOVABLE = {Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -45,7 +50,7 @@ class ChangeRefused(ValueError):
 
 @dataclass(frozen=True)
 class Change:
-    what: str  # stage | destination | status | timing
+    what: str  # stage | destination | license_plan | pay_need | status | timing
     before: str
     after: str
 
@@ -71,10 +76,24 @@ def change_destination(
     return _change_track("destination", Destination.values, subscriber, destination, actor=actor, why=why, now=now)
 
 
+def change_license_plan(
+    subscriber: Subscriber, plan: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """What the reader means to do with their license (keep, let-go, unsure); lessons target it."""
+    return _change_track("license_plan", LicensePlan.values, subscriber, plan, actor=actor, why=why, now=now)
+
+
+def change_pay_need(
+    subscriber: Subscriber, need: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """What the reader's household needs them to earn; lessons target it."""
+    return _change_track("pay_need", PayNeed.values, subscriber, need, actor=actor, why=why, now=now)
+
+
 def _change_track(
     what: str, allowed: list[str], subscriber: Subscriber, value: str, *, actor: str, why: str, now: datetime | None
 ) -> Change | None:
-    """Set the reader's stage or destination; the planner follows it from the next email."""
+    """Set the reader's stage, destination or a profile answer; the planner follows it from the next email."""
     if value not in allowed:
         raise ChangeRefused(f"unknown {what} {value!r}")
     with transaction.atomic():
@@ -146,14 +165,11 @@ def revert(
     """Undo one change, if the reader still has its result (a later change wins over an undo)."""
     with transaction.atomic():
         _locked(subscriber)
-        current = {"stage": subscriber.stage, "destination": subscriber.destination, "status": subscriber.status}
-        if current[change.what] != change.after:
+        if getattr(subscriber, change.what) != change.after:
             return None
-        if change.what == "stage":
-            return change_stage(subscriber, change.before, actor=actor, why=why, now=now)
-        if change.what == "destination":
-            return change_destination(subscriber, change.before, actor=actor, why=why, now=now)
-        return move_status(subscriber, change.before, actor=actor, why=why, now=now)
+        setters = {"stage": change_stage, "destination": change_destination, "license_plan": change_license_plan,
+                   "pay_need": change_pay_need, "status": move_status}  # fmt: skip
+        return setters[change.what](subscriber, change.before, actor=actor, why=why, now=now)
 
 
 def fast_forward(subscriber: Subscriber, weeks: int, *, actor: str, why: str, now: datetime | None = None) -> Change:

@@ -354,6 +354,12 @@ def _apply(subscriber: Subscriber, understanding: Understanding, *, actor: str, 
         changes.change_destination(subscriber, understanding.destination, actor=actor, why=why, now=now)
         if understanding.destination
         else None,
+        changes.change_license_plan(subscriber, understanding.license_plan, actor=actor, why=why, now=now)
+        if understanding.license_plan
+        else None,
+        changes.change_pay_need(subscriber, understanding.pay_need, actor=actor, why=why, now=now)
+        if understanding.pay_need
+        else None,
         changes.COMMANDS[understanding.command](subscriber, actor=actor, why=why, now=now)
         if understanding.command
         else None,

@@ -27,7 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Stage
 
 STAGES = [stage.value for stage in Stage]
 
@@ -376,9 +376,29 @@ COMMAND_RES = [(command, re.compile(rf"\b(?:{pattern})\b")) for command, pattern
 # --- The result ------------------------------------------------------------------------------
 
 
+# Profile answers a reply may change: the license plan and the household pay need (intake questions 3, 4).
+LICENSE = r"(?:my |the )?(?:clinical |nursing |medical |pharmacy |rn |np |pa )?licen[cs]es?"
+PROFILE_PHRASES = [
+    ("license_plan", "keep", rf"(?:decided|deciding|going|plan(?:ning)?|chose|choosing|opted) (?:to )?keep(?:ing)? {LICENSE}"
+     rf"|(?:i'll|i will|i'm going to|we'll) keep {LICENSE}|keep(?:ing)? {LICENSE} (?:active|current)"
+     rf"|{LICENSE} (?:stays|will stay) active"),
+    ("license_plan", "let-go", rf"let(?:ting)? {LICENSE} (?:lapse|go)|(?:drop|dropping|give up|giving up|retire|retiring) {LICENSE}"
+     rf"|{LICENSE} (?:can|will) lapse|not (?:going to )?renew(?:ing)? {LICENSE}"),
+    ("license_plan", "unsure", rf"(?:not sure|unsure|undecided|haven't decided|have not decided) (?:about|on|what to do with)"
+     rf" {LICENSE}|{LICENSE} (?:question|decision) is (?:still )?open"),
+    ("pay_need", "match", r"(?:need|must|have) to (?:match|keep|earn|make) (?:what i (?:make|earn) now|my current (?:pay|salary|income))"
+     r"|can(?:'t| ?not) (?:take|afford|absorb) (?:a |any )?(?:pay cut|drop in (?:pay|income))"),
+    ("pay_need", "modest-drop", r"(?:can|could) (?:take|absorb|handle|afford|live with) (?:a )?(?:small |modest |some )?"
+     r"(?:pay cut|drop in (?:pay|income)|cut in pay)"),
+    ("pay_need", "flexible", r"(?:pay|money|salary) (?:isn't|is not|won't be) (?:the )?(?:deciding factor|issue|priority)"),
+]  # fmt: skip
+PROFILE_RES = [(kind, value, re.compile(rf"\b(?:{pattern})\b")) for kind, value, pattern in PROFILE_PHRASES]
+PROFILE_LABELS = {"license_plan": ("license", LicensePlan), "pay_need": ("pay", PayNeed)}
+
+
 @dataclass(frozen=True)
 class Cue:
-    kind: str  # stage | destination | command | no-change
+    kind: str  # stage | destination | command | license_plan | pay_need | no-change
     value: str
     evidence: str
     note: str = ""  # why it was not counted: negated, question, wish, mention; empty when it counts
@@ -399,6 +419,8 @@ class Understanding:
     no_change: bool = False
     problem: str = ""
     cues: tuple[Cue, ...] = field(default_factory=tuple)
+    license_plan: str | None = None
+    pay_need: str | None = None
 
     @property
     def clear(self) -> bool:
@@ -411,6 +433,10 @@ class Understanding:
             parts.append(f"stage {Stage(self.stage).number}, {Stage(self.stage).label.lower()}")
         if self.destination:
             parts.append(f"destination {Destination(self.destination).label.lower()}")
+        for kind in ("license_plan", "pay_need"):
+            if getattr(self, kind):
+                noun, choices = PROFILE_LABELS[kind]
+                parts.append(f"{noun}: {choices(getattr(self, kind)).label.lower()}")
         if self.command:
             parts.append(
                 {"pause": "pause the course", "resume": "resume the course", "stop": "stop the course"}[self.command]
@@ -424,6 +450,8 @@ class Understanding:
             "stage": self.stage,
             "destination": self.destination,
             "command": self.command,
+            "license_plan": self.license_plan,
+            "pay_need": self.pay_need,
             "no_change": self.no_change,
             "problem": self.problem,
             "summary": self.summary(),
@@ -596,6 +624,15 @@ def _command_cues(text: str) -> list[Cue]:
     return cues
 
 
+def _profile_cues(text: str) -> list[Cue]:
+    cues = []
+    for kind, value, pattern in PROFILE_RES:
+        for match in pattern.finditer(text):
+            note = _note(text, match.start(), match.end(), wish=False)
+            cues.append(Cue(kind, value, match.group(), note))
+    return cues
+
+
 def _first_per_value(cues: list[Cue]) -> list[Cue]:
     seen: dict[str, Cue] = {}
     for cue in cues:
@@ -679,7 +716,16 @@ def understand(text: str) -> Understanding:
     numbers_text = NOT_ANSWERS_RE.sub(lambda m: " " * len(m.group()), folded)
     cues = _stage_cues(folded, numbers_text) + _destination_cues(folded, cased) + _command_cues(folded)
     stage, stage_problem = _decide_stage(cues, folded)
-    cues = _where_they_apply(cues, folded)
+    cues = _where_they_apply(cues, folded) + _profile_cues(folded)
+    profile, profile_problem = {}, ""
+    for kind in ("license_plan", "pay_need"):
+        values = {c.value for c in cues if c.kind == kind and c.counts}
+        if len(values) > 1:
+            profile_problem = (
+                profile_problem or f"two answers about {PROFILE_LABELS[kind][0]}: {' and '.join(sorted(values))}"
+            )
+        elif values:
+            profile[kind] = values.pop()
 
     chosen = [c for c in cues if c.kind == "destination" and c.counts]
     ruled_out = [c for c in cues if c.kind == "destination" and c.note == "negated"]
@@ -702,10 +748,10 @@ def understand(text: str) -> Understanding:
     no_change = bool(NO_CHANGE_RE.match(folded.strip()))
     if no_change:
         cues.append(Cue("no-change", "same", cased.strip()))
-    problem = stage_problem or destination_problem or command_problem
+    problem = stage_problem or destination_problem or command_problem or profile_problem
     if not problem and ruled_out and not destination:
         problem = f'rules out {_label(ruled_out[0].value)} ("{ruled_out[0].evidence}") without naming a new destination'
-    if not problem and not (stage or destination or command or no_change):
+    if not problem and not (stage or destination or command or no_change or profile):
         if not folded.strip():
             problem = (
                 "no new text in the reply" if not (text or "").strip() else "only a greeting, sign-off or signature"
@@ -719,4 +765,5 @@ def understand(text: str) -> Understanding:
             problem = "no stage, destination or command found"
     if problem:
         return Understanding(problem=problem, cues=tuple(cues))
-    return Understanding(stage=stage, destination=destination, command=command, no_change=no_change, cues=tuple(cues))
+    return Understanding(stage=stage, destination=destination, command=command, no_change=no_change, cues=tuple(cues),
+                         **profile)  # fmt: skip

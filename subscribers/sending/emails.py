@@ -9,7 +9,7 @@ from html import escape
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from course.vocabulary import Destination, Kind, Stage
+from course.vocabulary import Destination, Kind, LicensePlan, PayNeed, Stage
 from lessons.rendering import render_lesson
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.readers.addresses import reply_address, unsubscribe_address
@@ -189,6 +189,10 @@ def describe_change(change) -> str:
         return f"stage {stage.number}, {stage.label.lower()}"
     if change.what == "destination":
         return f"destination {Destination(change.after).label.lower()}"
+    if change.what == "license_plan":
+        return f"license: {LicensePlan(change.after).label.lower()}"
+    if change.what == "pay_need":
+        return f"pay: {PayNeed(change.after).label.lower()}"
     return {"paused": "pause the course", "active": "resume the course", "unsubscribed": "stop the course"}.get(
         change.after, f"status {change.after}"
     )
