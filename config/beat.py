@@ -12,7 +12,7 @@ logger = logging.getLogger(__name__)
 
 
 class Scheduler(PersistentScheduler):
-    """Celery's default scheduler, waking at least every HEARTBEAT_SECONDS to write `beat`."""
+    """Celery's default scheduler, waking at least every `health.beat_interval()` to write `beat`."""
 
     _last_heartbeat = 0.0
 
@@ -20,7 +20,8 @@ class Scheduler(PersistentScheduler):
         from subscribers.ops import health
 
         delay = super().tick(*args, **kwargs)
-        if time.monotonic() - self._last_heartbeat >= health.HEARTBEAT_SECONDS:
+        every = health.beat_interval()
+        if time.monotonic() - self._last_heartbeat >= every:
             try:
                 health.scheduler()
                 self._last_heartbeat = time.monotonic()
@@ -31,4 +32,4 @@ class Scheduler(PersistentScheduler):
 
                 if not connection.in_atomic_block:  # beat sleeps up to a minute: no idle connection kept
                     connection.close()
-        return min(delay, health.HEARTBEAT_SECONDS)
+        return min(delay, every)

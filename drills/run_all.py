@@ -28,6 +28,7 @@ DRILLS = {
     "worker-killed": "worker_killed.py",
     "redis-outage": "redis_outage.py",
     "postgres-restart": "postgres_restart.py",
+    "beat-stopped": "beat_stopped.py",
 }
 TIMEOUT_SECONDS = 240
 

@@ -26,9 +26,11 @@ from subscribers.models import Delivery, Heartbeat, Subscriber
 
 logger = logging.getLogger(__name__)
 
-# How often a worker and beat write their heartbeat (at most; beat writes on its loop's wake-ups).
+# How often a worker writes its heartbeat; beat writes as often, or twice a tick when ticks are
+# shorter (the drills), on its loop's wake-ups.
 HEARTBEAT_SECONDS = 15.0
-# Added to every age limit: a tick that takes a few seconds, clocks a little apart.
+# Added to the tick's age limit: a tick that takes a few seconds, clocks a little apart (a quarter
+# of a tick when ticks are shorter than 40 s).
 GRACE_SECONDS = 10.0
 BEAT, TICK, WORKER = "beat", "tick", "worker:"
 UNSENT = (Delivery.State.PENDING, Delivery.State.SENDING)
@@ -54,9 +56,15 @@ def scheduler(now: datetime | None = None) -> None:
     beat_at(BEAT, now)
 
 
+def beat_interval() -> float:
+    """How often beat writes its heartbeat: every HEARTBEAT_SECONDS, or twice a tick if that is sooner."""
+    return min(HEARTBEAT_SECONDS, settings.DRIP_TICK_SECONDS / 2)
+
+
 def tick_limit() -> float:
-    """Seconds after which the last tick is too old: two tick intervals and the grace."""
-    return 2 * settings.DRIP_TICK_SECONDS + GRACE_SECONDS
+    """Seconds after which the last tick (or beat's heartbeat) is too old: two tick intervals and
+    the grace. With the one-minute tick: 130 s."""
+    return 2 * settings.DRIP_TICK_SECONDS + min(GRACE_SECONDS, settings.DRIP_TICK_SECONDS / 4)
 
 
 def worker_limit() -> float:
