@@ -1,14 +1,15 @@
 """System checks for settings that are wrong but not fatal (`manage.py check`, `check --deploy`).
 
-What must never run (a published SECRET_KEY, an unknown ESP, Stripe half set up, the local
-checkout in production) stops start-up in config/settings.py instead. The checks about a
+What must never run (a missing, published or repeated-character SECRET_KEY, an unknown ESP, an
+ESP without webhook credentials, Stripe half set up, the local checkout or the outbox page in
+production, SITE_URL unset in production) stops start-up in config/settings.py instead. The checks about a
 production machine (DEBUG off) are deployment checks, so a development or CI shell running
 commands with DEBUG off is not told about them every time; the ESP ones run on every check.
 
 pivotpath.W001  SENDER_POSTAL_ADDRESS empty with DEBUG off (deploy)
 pivotpath.W002  ANYMAIL_ESP set but its API key (or Mailgun's sender domain) empty
-pivotpath.W003  ANYMAIL_ESP set but ANYMAIL_WEBHOOK_SECRET empty
-pivotpath.W004  SITE_URL points at this machine with DEBUG off (deploy)
+pivotpath.W003  (retired: an ESP without ANYMAIL_WEBHOOK_SECRET now stops start-up)
+pivotpath.W004  SITE_URL set to this machine with DEBUG off (deploy; left unset it stops start-up)
 pivotpath.W005  REPLY_DOMAIN still a .localhost domain with ANYMAIL_ESP set
 """
 
@@ -63,21 +64,6 @@ def check_esp_keys(app_configs, **kwargs) -> list[CheckMessage]:
             hint=f"Set {' and '.join(missing)} from your {esp} account (Mailgun's sender domain is the one "
             "verified there, e.g. mg.course.example.com); see .env.example.",
             id="pivotpath.W002",
-        )
-    ]
-
-
-@register(TAG)
-def check_webhook_secret(app_configs, **kwargs) -> list[CheckMessage]:
-    if not settings.ANYMAIL_ESP or settings.ANYMAIL.get("WEBHOOK_SECRET"):
-        return []
-    return [
-        Warning(
-            f"ANYMAIL_ESP is {settings.ANYMAIL_ESP} but ANYMAIL_WEBHOOK_SECRET is empty: the inbound and "
-            "tracking webhooks accept posts from anyone (forged replies, bounces and complaints).",
-            hint="Set ANYMAIL_WEBHOOK_SECRET to a random user:password and give the ESP the webhook URLs with "
-            "it (https://user:password@host/anymail/<esp>/inbound/ and .../tracking/).",
-            id="pivotpath.W003",
         )
     ]
 

@@ -32,8 +32,18 @@ if not DEBUG and (SECRET_KEY == _DEV_SECRET_KEY or len(SECRET_KEY) < 50):
     sys.exit(
         "Pivot Path: SECRET_KEY must be set to a private value of 50+ characters when DEBUG is off (see .env.example)."
     )
+# A key padded around the published one, or a few characters repeated (fewer than 5 different), is
+# as guessable as none.
+if not DEBUG and (_DEV_SECRET_KEY in SECRET_KEY or len(set(SECRET_KEY)) < 5):
+    sys.exit(
+        "Pivot Path: SECRET_KEY contains the published development key or is a few characters repeated; "
+        "set a random one (see .env.example)."
+    )
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Every email's links are built on SITE_URL: production must say where the site is.
+if not DEBUG and "SITE_URL" not in env:
+    sys.exit("Pivot Path: SITE_URL must be set to the site's public address when DEBUG is off (see .env.example).")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
@@ -154,8 +164,21 @@ ANYMAIL = {
     # Basic-auth credentials the ESP's webhooks must present; a list so they can rotate.
     "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
 }
-# The dev outbox page; on by default only with DEBUG.
+if ANYMAIL_ESP and not ANYMAIL["WEBHOOK_SECRET"]:
+    sys.exit(
+        f"Pivot Path: ANYMAIL_ESP={ANYMAIL_ESP} needs ANYMAIL_WEBHOOK_SECRET, or anyone can post forged bounces "
+        "and replies to its webhooks (see .env.example)."
+    )
+if ANYMAIL_ESP == "mailgun" and not ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"]:
+    sys.exit(
+        "Pivot Path: ANYMAIL_ESP=mailgun needs MAILGUN_WEBHOOK_SIGNING_KEY to verify its webhooks (see .env.example)."
+    )
+# The dev outbox page (every email sent, with each reader's links); on only with DEBUG.
 OUTBOX_PAGE_ENABLED = env.bool("OUTBOX_PAGE_ENABLED", default=DEBUG)
+if OUTBOX_PAGE_ENABLED and not DEBUG:
+    sys.exit(
+        "Pivot Path: OUTBOX_PAGE_ENABLED shows every email sent, with readers' links; it is refused with DEBUG off."
+    )
 
 # --- Stripe ---------------------------------------------------------------------------
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

@@ -309,6 +309,7 @@ def product_env(database_url: str, redis_url: str, var_dir: Path, **overrides: s
         "DEBUG": "false",
         "SECRET_KEY": "drill-" + "k" * 60,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": "http://127.0.0.1:8000",
         "SECURE_SSL_REDIRECT": "false",
         "SESSION_COOKIE_SECURE": "false",
         "CSRF_COOKIE_SECURE": "false",

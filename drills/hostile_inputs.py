@@ -117,6 +117,30 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
                lambda: Subscriber.objects.filter(email=signup.email).exists())  # fmt: skip
     response = http.get(base + "/stripe/webhook/", timeout=10)
     expect_4xx("stripe: GET", response)
+    long_id = webhooks.refund_event(3) | {"id": "evt_" + "x" * 300}
+    expect_4xx("stripe: event id of 304 characters", post(webhooks.signed(long_id)), no_new_event)
+    deep = '{"id": "evt_deep", "type": "x", "data": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    expect_4xx("stripe: JSON nested 100,000 deep", post(webhooks.signed(deep)), no_new_event)
+    expect_4xx("stripe: signed 1 h in the future", post(webhooks.signed(paid, timestamp=int(time.time()) + 3600)),
+               no_new_event)  # fmt: skip
+
+    def accepted(kind: str, response: requests.Response, stored: Callable[[], bool]) -> None:
+        """Signed by Stripe, so answered 200 (no retries) and stored safely."""
+        ok = response.status_code == 200 and stored()
+        cases.append(Case(kind, str(response.status_code), ok, response.text[:90] + ("" if ok else " NOT STORED"),
+                          response.status_code))  # fmt: skip
+
+    nul_signup = Signup.objects.create(course=course, email="nul@drill.example", first_name="Nul", time_zone="UTC",
+                                       send_hour=8, leaving="care", destination="payer", license="keep",
+                                       pay_need="match")  # fmt: skip
+    nul_paid = webhooks.paid_event(str(nul_signup.reference), 4)
+    nul_paid["data"]["object"]["customer_details"] = {"name": "Nul\x00 Reader", "email": nul_signup.email}
+    accepted("stripe: signed event with \\u0000", post(webhooks.signed(nul_paid)),
+             lambda: StripeEvent.objects.filter(event_id=nul_paid["id"]).exists()
+             and Subscriber.objects.filter(email=nul_signup.email).exists())  # fmt: skip
+    dispute = webhooks.stripe_event("charge.dispute.created", "evt_drill_dispute_null", payment_intent=None)
+    accepted("stripe: dispute, payment_intent null", post(webhooks.signed(dispute)),
+             lambda: StripeEvent.objects.filter(event_id="evt_drill_dispute_null").exists())  # fmt: skip
 
     # --- Inbound replies -------------------------------------------------------------------------
     def reply_stored(message_id: str) -> Callable[[], bool]:
@@ -161,6 +185,22 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     cases.append(Case("inbound: invalid MIME", str(response.status_code), response.status_code in (200, 400)
                       and alice.stage == Subscriber.objects.get(pk=alice.pk).stage, response.text[:90],
                       response.status_code))  # fmt: skip
+
+    levels = 400
+    nested = b"".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode() for i in range(levels)
+    )
+    nested += b"Content-Type: text/plain\r\n\r\n3\r\n" + b"".join(f"--b{i}--\r\n".encode() for i in range(levels)[::-1])
+    deep_raw = (f"From: {alice.email}\r\nTo: {address}\r\nSubject: deep\r\nMessage-ID: <deep-1@d.example>\r\n"
+                "MIME-Version: 1.0\r\n").encode() + nested  # fmt: skip
+    reply_case("inbound: 400 nested multipart levels", deep_raw, "<deep-1@d.example>", alice, Reply.Status.REVIEW)
+    nul_raw = webhooks.reply_mime(alice.email, address, "3", "<nul-1@d.example>", subject="Re: Check\x00-in")
+    nul_raw = nul_raw.replace(b"<nul-1@d.example>", b"<nul-1\x00@d.example>")
+    response = post(webhooks.inbound(nul_raw))
+    stored_nul = Reply.objects.filter(message_id="<nul-1@d.example>").first()
+    ok = response.status_code == 200 and stored_nul is not None and "\x00" not in stored_nul.subject
+    cases.append(Case("inbound: NUL in Subject and Message-ID", str(response.status_code), ok,
+                      (stored_nul.subject if stored_nul else "NOT STORED")[:90], response.status_code))  # fmt: skip
 
     # Script in a reply: escaped on the admin's review page.
     script = "<script>alert('reply')</script> what is stage 3?"

@@ -45,6 +45,9 @@ STALE_RECEIVED = timedelta(minutes=2)
 # Quotes below this many characters of new text are all mail-parser-reply reads (bounds its regexes).
 MAX_TEXT = 20_000
 REPLY_LANGUAGES = ["en", "es", "fr", "de"]
+# MIME parts nested deeper than this (mail clients nest a handful) keep only the top headers: the
+# standard library's serialiser and walk() recurse per level and would raise RecursionError.
+MAX_MIME_DEPTH = 30
 # A confirmation claimed this long ago by a worker that died may be claimed again.
 CONFIRMATION_CLAIM = timedelta(minutes=10)
 
@@ -77,7 +80,21 @@ def on_inbound(sender, event, esp_name: str, **kwargs) -> None:
     store(event.message, esp=esp_name)
 
 
+def _mime_depth(message: AnymailInboundMessage) -> int:
+    """How deep multipart parts nest, counted without recursion (a hostile message nests hundreds)."""
+    deepest, stack = 0, [(message, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_MIME_DEPTH and part.is_multipart() and isinstance(part.get_payload(), list):
+            stack.extend((child, depth + 1) for child in part.get_payload())
+    return deepest
+
+
 def _raw(message: AnymailInboundMessage) -> tuple[str, str]:
+    if _mime_depth(message) > MAX_MIME_DEPTH:
+        headers = "".join(f"{name}: {_header(message, name)}\r\n" for name in dict.fromkeys(message.keys()))
+        return f"{headers}X-Pivot-Path-Note: body not kept, MIME nested over {MAX_MIME_DEPTH} levels\r\n\r\n", "utf-8"
     try:
         data = message.as_bytes()
     except Exception:  # a header the serializer cannot write: keep what we can
@@ -90,7 +107,7 @@ def _raw(message: AnymailInboundMessage) -> tuple[str, str]:
 
 def _header(message: AnymailInboundMessage, name: str) -> str:
     try:
-        return str(message.get(name, "") or "")
+        return str(message.get(name, "") or "").replace("\x00", "")  # PostgreSQL text holds no NUL
     except Exception:  # malformed header
         return ""
 
@@ -101,7 +118,9 @@ def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None
     message_id = _header(message, "Message-ID").strip()[:998]
     if not message_id:
         message_id = f"<sha256-{hashlib.sha256(raw.encode(encoding, 'replace')).hexdigest()}@no-message-id>"
-    recipient = getattr(message, "envelope_recipient", None) or parseaddr(_header(message, "To"))[1]
+    recipient = (getattr(message, "envelope_recipient", None) or parseaddr(_header(message, "To"))[1] or "").replace(
+        "\x00", ""
+    )
     try:
         with transaction.atomic():
             reply = Reply.objects.create(

@@ -143,12 +143,21 @@ def receive_event(payload: bytes, signature: str | None) -> WebhookResult:
         event = json.loads(text)
         if not isinstance(event, dict):
             raise Malformed("the body is not a JSON object")
-        event_id, event_type = _text(event, "id"), _text(event, "type")
+        event_id, event_type = _text(event, "id"), _text(event, "type", max_length=100)
         obj = event["data"]["object"]
         if not isinstance(obj, dict):
             raise Malformed("data.object is not an object")
+    except RecursionError:  # JSON nested deeper than the parser goes: nothing Stripe sends
+        return _rejected("malformed event: nested too deep")
     except (ValueError, KeyError, TypeError) as exc:
         return _rejected(f"malformed event: {exc}")
+    # PostgreSQL keeps no NUL in text or jsonb; a signed event is Stripe's, so it is kept without them.
+    if "\\u0000" in text:
+        try:
+            event = _without_nul(event)
+        except RecursionError:
+            return _rejected("malformed event: nested too deep")
+        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
     try:
         with transaction.atomic():
             try:
@@ -173,12 +182,35 @@ def _rejected(why: str) -> WebhookResult:
     return WebhookResult(400, why)
 
 
+def _without_nul(value: Any) -> Any:
+    """`value` (parsed JSON) with NUL characters removed from every string, keys included."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def _signed_in_the_future(signature: str) -> bool:
+    """stripe's check refuses old timestamps only; one beyond the tolerance ahead is refused too."""
+    stamps = [part[2:] for part in signature.split(",") if part.strip().startswith("t=")]
+    try:
+        stamp = int(stamps[0].strip()) if stamps else 0
+    except ValueError:
+        return False  # stripe's own check refuses it
+    return stamp > timezone.now().timestamp() + SIGNATURE_TOLERANCE_SECONDS
+
+
 def _signature_problem(text: str, signature: str | None) -> str:
     secrets = webhook_secrets()
     if not secrets:
         return "no webhook secret is configured (STRIPE_WEBHOOK_SECRET)"
     if not signature:
         return "no Stripe-Signature header"
+    if _signed_in_the_future(signature):
+        return f"bad signature: timestamp more than {SIGNATURE_TOLERANCE_SECONDS} s in the future"
     problem = ""
     for secret in secrets:
         try:
@@ -190,12 +222,14 @@ def _signature_problem(text: str, signature: str | None) -> str:
     return problem
 
 
-def _text(obj: dict[str, Any], key: str, *, required: bool = True) -> str:
+def _text(obj: dict[str, Any], key: str, *, required: bool = True, max_length: int = 255) -> str:
     value = obj.get(key)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value):
         raise Malformed(f"{key} is missing or not text")
+    if len(value) > max_length:  # Stripe's ids are far shorter; the columns hold 255
+        raise Malformed(f"{key} is longer than {max_length} characters")
     return value
 
 
@@ -225,7 +259,7 @@ def _session_payment(session: dict[str, Any]) -> tuple[Payment, bool]:
     payment, created = _locked_payment(_text(session, "payment_intent"))
     payment.checkout_session_id = _text(session, "id")
     payment.amount_cents = _amount(session, "amount_total")
-    payment.currency = _text(session, "currency").lower()
+    payment.currency = _text(session, "currency", max_length=3).lower()
     payment.livemode = session.get("livemode") is True
     return payment, created
 
@@ -378,7 +412,16 @@ def on_charge_refunded(charge: dict[str, Any], event_id: str) -> str:
 
 
 def on_dispute_created(dispute: dict[str, Any], event_id: str) -> str:
-    return _stop(_text(dispute, "payment_intent"), Payment.Status.DISPUTED, f"payment disputed ({event_id})")
+    payment_intent = _text(dispute, "payment_intent", required=False)
+    if not payment_intent:
+        # A dispute on a charge made without a payment intent (not through our checkout): none of
+        # our payments to stop. Kept (the event row and an audit row) for someone to look at in Stripe.
+        charge = str(dispute.get("charge") or "")[:100]
+        why = f"dispute {str(dispute.get('id') or '')[:100]} on charge {charge} names no payment intent ({event_id})"
+        audit.record(None, audit.What.PAYMENT_DISPUTED, after={"charge": charge}, why=why[:300], actor="stripe")
+        logger.warning("stripe: %s", why)
+        return "dispute without a payment intent: no payment of ours to stop; look it up in Stripe"
+    return _stop(payment_intent, Payment.Status.DISPUTED, f"payment disputed ({event_id})")
 
 
 PAYMENT_EVENTS = {
