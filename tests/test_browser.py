@@ -174,7 +174,31 @@ def test_an_operator_sees_the_course_at_a_glance_and_drills_into_a_reader(site, 
     assert page.locator("svg").count() == 7
     page.screenshot(path=ARTIFACTS / "ops-dashboard-desktop.png", full_page=True)
 
+    assert fits_a_phone(page, "ops-dashboard-phone")
+
     page.locator("table a").first.click()
     page.wait_for_url(f"{site}/ops/readers/*/")
     assert page.get_by_role("heading", name="What the planner sends next, and why").is_visible()
     page.screenshot(path=ARTIFACTS / "ops-reader-timeline-desktop.png", full_page=True)
+    assert fits_a_phone(page, "ops-reader-timeline-phone")
+    page.goto(f"{site}/ops/readers/")
+    assert fits_a_phone(page, "ops-readers-phone")
+
+
+def fits_a_phone(page, name: str) -> bool:
+    """At 390 px nothing is wider than the screen (tables scroll inside their box); screenshot it."""
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(DESKTOP)
+    return width <= PHONE["width"]
+
+
+def test_the_simulation_report_fits_a_phone(site, page, tmp_path):
+    from django.core.management import call_command
+
+    report = tmp_path / "simulation-report.html"
+    call_command("simulate", "--readers=8", "--months=3", "--seed=7", "--start=2026-01-05T09:00Z", f"--out={report}")
+    page.goto(report.as_uri())
+    assert page.get_by_role("heading", level=1).is_visible()
+    assert fits_a_phone(page, "simulation-report-phone")

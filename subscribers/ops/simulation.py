@@ -292,9 +292,12 @@ def report_html(result: Result) -> str:
         charts.horizontal_bars("Readers who got each lesson", readers_per_lesson),
     ]
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>Cohort simulation</title><style>"
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Cohort simulation</title><style>'
         "body{font:15px/1.5 system-ui,Arial,sans-serif;color:#1f2933;max-width:900px;margin:24px auto;padding:0 16px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #e3ded5;padding:4px 8px;text-align:left}"
-        ".ok{color:#1b6e3a;font-weight:bold}.bad{color:#b5495b;font-weight:bold}svg{margin:8px 0 20px}"
+        "table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}"
+        "td,th{border:1px solid #e3ded5;padding:4px 8px;text-align:left;overflow-wrap:break-word}"
+        ".ok{color:#1b6e3a;font-weight:bold}.bad{color:#b5495b;font-weight:bold}"
+        "svg{margin:8px 0 20px;max-width:100%;height:auto}"
         "</style></head><body>" + "".join(body) + "</body></html>"
     )
