@@ -170,7 +170,7 @@ def pages() -> None:
     from subscribers.models import Subscriber
 
     client = Client()
-    client.force_login(User.objects.create_user("bench", is_staff=True))
+    client.force_login(User.objects.create_user("bench", is_staff=True, is_superuser=True))  # may see /ops/
     busy = Subscriber.objects.filter(status="active").order_by("-enrolled_at").values_list("pk", flat=True)[0]
     urls = [
         "/ops/",

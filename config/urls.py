@@ -20,6 +20,7 @@ from django.views import View
 
 from config import pages
 from subscribers.ops import views as ops_views
+from subscribers.plan import views as plan_views
 from subscribers.preferences import views as preference_views
 from subscribers.replies import views as reply_views
 from subscribers.sending import outbox_views
@@ -121,6 +122,7 @@ urlpatterns = [
     path("dev/outbox/<int:pk>/", outbox_views.outbox_message, name="outbox-message"),
     path("dev/outbox/<int:pk>/reply/", outbox_views.reply_to_message, name="outbox-reply"),
     path("reply/undo/<str:token>/", reply_views.undo_reply, name="undo-reply"),
+    path("p/<str:token>/plan/", plan_views.your_plan, name="plan"),
     path("p/<str:token>/", preference_views.preferences, name="preferences"),
     path("p/<str:token>/unsubscribe/", preference_views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/lessons/<slug:slug>/", preference_views.archived_lesson, name="archived-lesson"),

@@ -90,7 +90,7 @@ def render_lesson(
     """Render one lesson version (cached: the arguments are the version's immutable content).
 
     The footer says why the reader gets the email, the sender's postal address, and links to
-    the reader's preferences and to unsubscribe (both under their signed preferences link).
+    the reader's plan, their preferences and unsubscribe (all under their signed preferences link).
     """
     body = _tokenise(body)
     preferences = _tokenise("{{ preferences_url }}")
@@ -107,6 +107,7 @@ def render_lesson(
     )
     footer = (
         f"\n--\nYou get this email because you enrolled in {course_title}.\n"
+        f"Your plan: {preferences}plan/\n"
         f"Pause, change your track, time or email: {preferences}\n"
         f"Unsubscribe: {preferences}unsubscribe/\n"
     ) + (f"{postal_address}\n" if postal_address else "")

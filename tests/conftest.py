@@ -138,6 +138,15 @@ def bob(course) -> Subscriber:
     return enrol(course, "bob@example.com", first_name="Bob", time_zone="Europe/London", send_hour=18)
 
 
+def operator(username: str = "operator", password: str = "a-long-test-password"):
+    """A staff user who may see the operator pages (subscribers.ops.views.OPS_PERMISSION)."""
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(username, f"{username}@example.com", password, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="subscribers", codename="view_subscriber"))
+    return user
+
+
 def outbox_to(email: str) -> list[OutboxMessage]:
     return list(OutboxMessage.objects.filter(recipient=email).order_by("created_at", "id"))
 

@@ -5,6 +5,7 @@ in the outbox. Screenshots of each page at desktop and phone widths go to test-a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from lessons.importing import import_path
 from subscribers.models import Subscriber
 from subscribers.sending import drip
-from tests.conftest import ROOT, SHIPPED_CONTENT, outbox_to
+from tests.conftest import ROOT, SHIPPED_CONTENT, operator, outbox_to
 
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 800}
@@ -110,6 +111,18 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
     (welcome,) = outbox_to("carol@example.com")
     assert welcome.subject.startswith("Welcome")
 
+    # The welcome email's "Your plan" link: what she told us and what the course does with each answer.
+    plan_link = re.search(r"Your plan: (\S+)", welcome.text)[1].replace("http://127.0.0.1:8000", site)
+    page.goto(plan_link)
+    assert page.get_by_role("heading", level=1).inner_text() == "Your plan"
+    told = page.locator("dl").inner_text()
+    assert "Payer" in told and "Keep it active" in told and "ICU nurse" in told
+    assert page.locator("td.when").count() == 8
+    screenshots(page, "plan")
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], "the plan fits a phone"
+    page.set_viewport_size(DESKTOP)
+
 
 def test_a_reader_changes_their_preferences_on_a_phone(site, page):
     from course.models import Course
@@ -158,12 +171,10 @@ def test_a_reader_changes_their_preferences_on_a_phone(site, page):
 
 def test_an_operator_sees_the_course_at_a_glance_and_drills_into_a_reader(site, page, checkin_course):
     """The dashboard and a reader's timeline, screenshotted at desktop width, after the admin login."""
-    from django.contrib.auth.models import User
-
     from tests.course_history import course_history
 
     course_history(checkin_course, 120)
-    User.objects.create_user("operator", password="a-long-test-password", is_staff=True)
+    operator("operator", "a-long-test-password")
     page.goto(f"{site}/ops/")
     page.wait_for_url(f"{site}/admin/login/?next=/ops/")
     page.get_by_label("Username").fill("operator")

@@ -8,13 +8,12 @@ from datetime import timedelta
 
 import pytest
 from celery.beat import PersistentScheduler
-from django.contrib.auth.models import User
 from django.utils import timezone
 
 from subscribers.models import Delivery, Heartbeat, Subscriber
 from subscribers.ops import health
 from subscribers.sending import drip
-from tests.conftest import enrol, wait_for
+from tests.conftest import enrol, operator, wait_for
 
 
 def alive(now, *, tick_age: float = 5, beat_age: float = 5, worker_age: float = 5) -> None:
@@ -132,8 +131,7 @@ def test_a_real_worker_writes_its_heartbeat(celery_worker):
 
 
 def test_the_dashboard_shows_stale_heartbeats_in_red_with_the_queue_and_the_oldest_unsent(client, course, settings):
-    User.objects.create_user("operator", password="pw", is_staff=True)
-    client.login(username="operator", password="pw")
+    client.force_login(operator())
     now = timezone.now()
     alive(now)
     page = client.get("/ops/").content.decode()

@@ -16,7 +16,7 @@ from django.utils import timezone
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.ops import charts, reports
 from subscribers.readers import changes
-from tests.conftest import enrol, send_checkin
+from tests.conftest import enrol, operator, send_checkin
 from tests.course_history import course_history
 
 PAGES = ["/ops/", "/ops/?days=7", "/ops/readers/", "/ops/readers/?status=active&stage=searching&q=reader"]
@@ -30,8 +30,7 @@ def shipped(checkin_course):
 
 @pytest.fixture
 def staff(client):
-    user = User.objects.create_user("operator", "operator@example.com", "pw", is_staff=True)
-    client.force_login(user)
+    client.force_login(operator())
     return client
 
 
@@ -48,6 +47,14 @@ def test_it_sends_anyone_but_staff_to_the_admin_login(client, db, url):
     User.objects.create_user("reader", password="pw")
     client.login(username="reader", password="pw")
     assert client.get(url).status_code == 302
+
+
+@pytest.mark.parametrize("url", [*PAGES, "/ops/readers/1/", "/ops/export/readers.csv", "/ops/export/deliveries.csv"])
+def test_staff_without_the_ops_permission_get_a_403(client, db, url):
+    client.force_login(User.objects.create_user("intern", password="pw", is_staff=True))
+    response = client.get(url)
+    assert response.status_code == 403
+    assert not getattr(response, "streaming", False)
 
 
 def test_it_counts_readers_emails_replies_and_failures(shipped, staff):
@@ -87,7 +94,7 @@ def test_dashboard_pages_take_the_same_statements_for_10_and_60_readers(shipped,
             counts[url].append(len(queries))
     for url, (small, large) in counts.items():
         assert small == large, f"{url}: {small} statements with 10 readers, {large} with 60"
-    assert counts["/ops/"][0] <= 14
+    assert counts["/ops/"][0] <= 16  # 14, and two for the permission check (user and group permissions)
 
 
 def test_a_timeline_takes_the_same_statements_for_a_short_and_a_long_history(shipped, staff):

@@ -1,5 +1,6 @@
 """The operator pages under /ops/: the dashboard, readers, a reader's timeline and the CSV
-exports. Staff only; anyone else is sent to the admin login. Thin: parse, call subscribers.ops.reports."""
+exports. Staff with the `subscribers.view_subscriber` permission only (other staff get a 403;
+anyone else is sent to the admin login). Thin: parse, call subscribers.ops.reports."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 from django import forms
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -54,12 +56,21 @@ class FilterForm(forms.Form):
         return data
 
 
+# Every page here shows readers' names and addresses, and the exports list them all.
+OPS_PERMISSION = "subscribers.view_subscriber"
+
+
+def operator_required(view):
+    """Staff (else the admin login) who hold OPS_PERMISSION (else 403)."""
+    return staff_member_required(permission_required(OPS_PERMISSION, raise_exception=True)(view))
+
+
 def _bad_filters(form: FilterForm) -> HttpResponse:
     problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
     return HttpResponseBadRequest(f"Bad filter: {problems}", content_type="text/plain; charset=utf-8")
 
 
-@staff_member_required
+@operator_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     courses = list(Course.objects.order_by("title"))
     course = next((c for c in courses if c.slug == request.GET.get("course")), None)
@@ -127,7 +138,7 @@ def _rates(data: reports.Overview) -> dict[str, str]:
     return {"bounced": f"{bounced:.1%}", "complained": f"{complained:.2%}", "tone": tone}
 
 
-@staff_member_required
+@operator_required
 def readers(request: HttpRequest) -> HttpResponse:
     form = FilterForm(request.GET or None)
     if request.GET and not form.is_valid():
@@ -152,7 +163,7 @@ def readers(request: HttpRequest) -> HttpResponse:
     return render(request, "subscribers/ops/readers.html", context)
 
 
-@staff_member_required
+@operator_required
 def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     subscriber = get_object_or_404(Subscriber.objects.select_related("course"), pk=pk)
     story = reports.timeline(subscriber)
@@ -163,12 +174,12 @@ def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@staff_member_required
+@operator_required
 def export_readers(request: HttpRequest) -> HttpResponse:
     return _export(request, "readers", lambda f: f.readers(), reports.READER_COLUMNS)
 
 
-@staff_member_required
+@operator_required
 def export_deliveries(request: HttpRequest) -> HttpResponse:
     return _export(request, "deliveries", lambda f: f.deliveries(), reports.DELIVERY_COLUMNS)
 

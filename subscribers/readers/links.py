@@ -35,6 +35,11 @@ def preferences_url(subscriber: Subscriber) -> str:
     return f"{settings.SITE_URL}/p/{preferences_token(subscriber)}/"
 
 
+def plan_url(subscriber: Subscriber) -> str:
+    """The reader's "Your plan" page (subscribers.plan), beside their preferences."""
+    return f"{preferences_url(subscriber)}plan/"
+
+
 def unsubscribe_url(subscriber: Subscriber) -> str:
     """The one-click unsubscribe address (List-Unsubscribe, RFC 8058) and the footer's link."""
     return f"{preferences_url(subscriber)}unsubscribe/"

@@ -1,0 +1,194 @@
+"""The reader's plan (DESIGN.md flow 8): what they told us, what the course does with each answer,
+the phases of their year, and the next emails with the planner's reasons.
+
+Built fresh from the reader's row, the catalogue and the planner's own preview each time, so it
+changes the moment their answers, stage or track change. The consequences name real lessons of
+the course (title and month), chosen by the same targeting the planner uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from course.planner import STAGE_START_MONTH, LessonInfo
+from course.schedule import zone
+from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
+from lessons.catalogue import Catalogue
+from lessons.models import Lesson
+from subscribers.models import Subscriber
+from subscribers.readers.course_time import reader_state
+from subscribers.sending import drip
+
+PHASES = (
+    (1, 3, "Diagnosis and conversations", "what you are leaving, where you could go, twenty people who moved"),
+    (3, 6, "A targeted search", "a short list of organisations, warm introductions and a resume for each posting"),
+    (6, 12, "Interviews and offers", "non-clinical interview loops, negotiating, and saying yes well"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    consequence: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    months: str
+    title: str
+    what: str
+    now: bool
+
+
+@dataclass(frozen=True)
+class Coming:
+    when: str
+    title: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    subscriber: Subscriber
+    month: int
+    answers: list[Answer]
+    phases: list[Phase]
+    coming: list[Coming]
+    essentials: list[tuple[str, int, bool]]  # title, by month, already sent
+
+
+def build(subscriber: Subscriber, now: datetime | None = None, weeks: int = 8) -> Plan:
+    now = now or timezone.now()
+    catalogue = Catalogue.load()
+    lessons = catalogue.lessons.get(subscriber.course_id, [])
+    titles = dict(Lesson.objects.filter(course_id=subscriber.course_id).values_list("id", "current_version__subject"))
+    reader = reader_state(subscriber)
+    month = min(reader.month(now), 12)
+    sent = set(subscriber.deliveries.values_list("lesson_id", flat=True))
+    fitting = [lesson for lesson in lessons if lesson.kind in (Kind.LESSON, Kind.MILESTONE) and lesson.targets(reader)]
+
+    def named(lesson: LessonInfo | None) -> str:
+        return f"“{_title(titles, lesson)}” (month {lesson.month})" if lesson else ""
+
+    answers = [
+        _profession(subscriber),
+        _destination(subscriber, fitting, named),
+        _license(subscriber, fitting, named),
+        _pay(subscriber, fitting, named),
+        _stage(subscriber, reader.reported, reader.planning_stage(month)),
+    ]
+    stage = reader.planning_stage(month)
+    phases = [
+        Phase(f"months {first} to {last}", title, what, _in_phase(first, last, month, stage))
+        for first, last, title, what in PHASES
+    ]
+    coming = []
+    if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
+        tz = zone(subscriber.time_zone)
+        for slot in drip.preview_for(subscriber, weeks=weeks, now=now):
+            title = _title(titles, slot.lesson) if slot.lesson else "No email this week"
+            coming.append(Coming(f"{slot.at.astimezone(tz):%a %-d %b}", title, _plain_reason(slot.reason)))
+    essentials = [
+        (_title(titles, lesson), lesson.essential_by, lesson.id in sent)
+        for lesson in sorted(fitting, key=lambda lesson: lesson.essential_by or 13)
+        if lesson.essential_by is not None
+    ]
+    return Plan(subscriber, month, answers, phases, coming, essentials)
+
+
+def _title(titles: dict[int, str], lesson: LessonInfo) -> str:
+    return (titles.get(lesson.id) or lesson.slug).replace("{{ course_month }}", "").replace("  ", " ")
+
+
+def _first(fitting: list[LessonInfo], test) -> LessonInfo | None:
+    return next((lesson for lesson in fitting if test(lesson)), None)
+
+
+def _profession(subscriber: Subscriber) -> Answer:
+    who = Profession(subscriber.profession).label if subscriber.profession else "Clinician"
+    specialty = f", {subscriber.specialty}" if subscriber.specialty else ""
+    return Answer(
+        "Your work now",
+        f"{who}{specialty}",
+        "Lessons written for your profession reach you and those for other professions do not; the examples "
+        "and the pay comparisons start from where you are now, not from an average clinician.",
+    )
+
+
+def _destination(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
+    destination = Destination(subscriber.destination)
+    track = [lesson for lesson in fitting if destination in lesson.destinations and ANY not in lesson.destinations]
+    if destination == Destination.UNDECIDED:
+        consequence = (f"You have not chosen a track: the first months compare them, starting with "
+                       f"{named(track[0] if track else None) or 'the destinations side by side'}. Reply with a "
+                       "destination to any email and the track changes from the next one.")  # fmt: skip
+    elif destination == Destination.CHANGE_SETTING:
+        consequence = (f"You are staying in direct care and changing setting: {len(track)} lessons are written for "
+                       f"that, starting with {named(track[0] if track else None)}; lessons about leaving clinical "
+                       "work are left out.")  # fmt: skip
+    else:
+        consequence = (f"{len(track)} lessons are written for {destination.label.lower()}, starting with "
+                       f"{named(track[0] if track else None)}; the other tracks' lessons are left out.")  # fmt: skip
+    return Answer("Where you are heading", destination.label, consequence)
+
+
+def _license(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
+    plan = LicensePlan(subscriber.license_plan)
+    decision = _first(fitting, lambda lesson: "license" in lesson.slug and lesson.essential_by is not None)
+    bridge = _first(fitting, lambda lesson: "per-diem" in lesson.slug)
+    consequence = {
+        LicensePlan.KEEP: f"You want to keep it: {named(bridge)} shows how to keep your hand in while you move, and "
+        f"{named(decision)} how to keep the license current on purpose.",
+        LicensePlan.LET_GO: f"You plan to let it lapse: {named(decision)} comes early, with what that closes off, "
+        "so the decision is made on purpose before it is made by default.",
+        LicensePlan.UNSURE: f"You have not decided: {named(decision)} comes early so you can. Tell us what you "
+        "decide in a reply (\u201cI've decided to keep my license\u201d) and the plan follows it.",
+    }[plan]
+    return Answer("Your clinical license", plan.label, consequence)
+
+
+def _pay(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
+    need = PayNeed(subscriber.pay_need)
+    numbers = _first(fitting, lambda lesson: "household-numbers" in lesson.slug)
+    pay = _first(fitting, lambda lesson: lesson.slug.endswith("pay-reality"))
+    offers = _first(fitting, lambda lesson: "comparing-offers" in lesson.slug)
+    consequence = {
+        PayNeed.MATCH: f"Your household needs your current pay: {named(numbers)} works out the exact floor, "
+        f"{named(pay)} shows where your track's pay lands against it, and {named(offers)} holds every offer to it.",
+        PayNeed.MODEST_DROP: f"A modest drop is possible for a while: {named(numbers)} sets how much and for how "
+        f"long, and {named(offers)} checks each offer against it.",
+        PayNeed.FLEXIBLE: f"Pay is not the deciding factor: {named(pay)} still shows the ranges, and the plan "
+        "weighs the work itself first.",
+        PayNeed.UNSURE: f"You have not worked out the number: {named(numbers)} does it with you, by month 3.",
+    }[need]
+    return Answer("What your household needs", need.label, consequence)
+
+
+def _stage(subscriber: Subscriber, reported: bool, planning: str) -> Answer:
+    if reported:
+        return Answer("Where you are", f"{Stage(subscriber.stage).label} (you told us)",
+                      f"The lessons are chosen for {Stage(subscriber.stage).label.lower()}; the next check-in asks "
+                      "again, and a reply with a number moves it at once.")  # fmt: skip
+    return Answer("Where you are", f"{Stage(subscriber.stage).label} when you signed up",
+                  f"Until you tell us otherwise the plan follows the calendar: this month that means "
+                  f"{Stage(planning).label.lower()}. Reply with a number (1 to 5) to move it.")  # fmt: skip
+
+
+def _in_phase(first: int, last: int, month: int, stage: str) -> bool:
+    """The phase the reader is in: by month, or by stage when they are ahead of the calendar."""
+    if stage == Stage.LANDED:
+        return False
+    effective = max(month, STAGE_START_MONTH.get(Stage(stage), 1))
+    return first <= effective < last or (last == 12 and effective >= 12)
+
+
+def _plain_reason(reason: str) -> str:
+    """The planner's reason without its internal parts (counts, orders)."""
+    reason = reason.split(": month ")[0]
+    for internal, plain in (("first unsent lesson for", "next lesson for"), (" up to month", ", month")):
+        reason = reason.replace(internal, plain)
+    return reason
