@@ -58,14 +58,24 @@ class PaymentInline(admin.TabularInline):
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     list_display = ["email", "first_name", "course", "status", "stage", "destination", "next_send_at", "enrolled_at"]
-    list_filter = ["course", "status", "stage", "destination"]
+    list_filter = ["course", "status", "stage", "destination", "profession", "license_plan", "pay_need"]
     search_fields = ["email", "first_name"]
     readonly_fields = [
-        "enrolled_at", "paused_at", "paused_slots", "next_send_at", "created_at", "updated_at", "coming_emails"
+        "enrolled_at", "paused_at", "paused_slots", "stage_reported_at", "next_send_at", "created_at", "updated_at",
+        "coming_emails"
     ]  # fmt: skip
     inlines = [PaymentInline, DeliveryInline, EventInline]
     # Reader state changes only through subscribers.readers.changes (audited); the rest saves as is.
-    STATE_FIELDS = ("stage", "destination", "status", "time_zone", "send_hour", "send_weekday")
+    STATE_FIELDS = (
+        "stage",
+        "destination",
+        "license_plan",
+        "pay_need",
+        "status",
+        "time_zone",
+        "send_hour",
+        "send_weekday",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False  # readers enrol by paying, or with `manage.py enroll` (comps and support)
@@ -84,6 +94,10 @@ class SubscriberAdmin(admin.ModelAdmin):
                 changes.change_stage(reader, wanted["stage"], actor=actor, why=why)
             if "destination" in wanted:
                 changes.change_destination(reader, wanted["destination"], actor=actor, why=why)
+            if "license_plan" in wanted:
+                changes.change_license_plan(reader, wanted["license_plan"], actor=actor, why=why)
+            if "pay_need" in wanted:
+                changes.change_pay_need(reader, wanted["pay_need"], actor=actor, why=why)
             if wanted.keys() & {"time_zone", "send_hour", "send_weekday"}:
                 changes.change_timing(
                     reader, time_zone=obj.time_zone, send_hour=obj.send_hour, send_weekday=obj.send_weekday,

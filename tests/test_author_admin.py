@@ -125,13 +125,16 @@ def _save_in_admin(subscriber, user, rf, **edits):
 
 
 def test_reader_state_edited_in_the_admin_goes_through_changes_with_audit_rows(alice, author, rf):
-    messages = _save_in_admin(alice, author, rf, first_name="Alicia", stage="searching", status="paused")
+    messages = _save_in_admin(
+        alice, author, rf, first_name="Alicia", stage="searching", status="paused", license_plan="let-go"
+    )
 
     alice.refresh_from_db()
     assert (alice.first_name, alice.stage, alice.status, alice.next_send_at) == ("Alicia", "searching", "paused", None)
     assert alice.paused_at is not None
     assert set(alice.events.filter(actor="admin:ada").values_list("what", "before", "after")) == {
         ("stage_changed", "deciding", "searching"),
+        ("license_plan_changed", "unsure", "let-go"),
         ("status_changed", "active", "paused"),
     }
     assert messages == []

@@ -293,7 +293,8 @@ def _plain(value) -> str:
 
 READER_COLUMNS = {
     "id": "id", "email": "email", "first_name": "first_name", "course": "course__slug", "status": "status",
-    "stage": "stage", "destination": "destination", "time_zone": "time_zone", "send_hour": "send_hour",
+    "stage": "stage", "destination": "destination", "profession": "profession", "specialty": "specialty",
+    "license_plan": "license_plan", "pay_need": "pay_need", "time_zone": "time_zone", "send_hour": "send_hour",
     "enrolled_at": "enrolled_at", "paused_at": "paused_at", "next_send_at": "next_send_at",
 }  # fmt: skip
 DELIVERY_COLUMNS = {
