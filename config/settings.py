@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "subscribers.ops.metrics.WebhookAnswers",  # outside the rest: it counts every answer, 503s included
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,8 +219,13 @@ OPS_DUE_LAG_LIMIT_SECONDS = env.int("OPS_DUE_LAG_LIMIT_SECONDS", default=900)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Where readers write for help (shown on the duplicate-payment page and in the refund email).
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default="support@pivotpath.localhost")
-# Error reports to Sentry, only when a DSN is set (below).
+# Error reports to Sentry, only when a DSN is set: web, worker and beat (its Django and Celery
+# integrations switch on by themselves); no personal data (readers' addresses) is sent.
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, environment=env.str("SENTRY_ENVIRONMENT", default=""))
 # A load balancer probes over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 CSRF_FAILURE_VIEW = "config.pages.csrf_failure"

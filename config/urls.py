@@ -19,6 +19,7 @@ from django.urls import URLPattern, path
 from django.views import View
 
 from config import pages
+from subscribers.ops import metrics
 from subscribers.ops import views as ops_views
 from subscribers.plan import views as plan_views
 from subscribers.preferences import views as preference_views
@@ -129,6 +130,7 @@ urlpatterns = [
     path("favicon.ico", pages.favicon, name="favicon"),
     path("healthz", ops_views.healthz, name="healthz"),
     path("readyz", ops_views.readyz, name="readyz"),
+    path("ops/metrics", metrics.metrics_view, name="ops-metrics"),
     path("ops/", ops_views.dashboard, name="ops"),
     path("ops/readers/", ops_views.readers, name="ops-readers"),
     path("ops/readers/<int:pk>/", ops_views.reader_timeline, name="ops-reader"),

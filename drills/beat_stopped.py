@@ -105,7 +105,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     tick_line = body["checks"]["tick"]
     harness.log(f"/readyz {status} after {first_503:.1f} s (beat); tick failing after {to_503:.1f} s: {tick_line}")
 
-    staff = User.objects.create_user("drill-operator", password="x", is_staff=True)
+    staff = User.objects.create_superuser("drill-operator", password="x")
     client = Client(HTTP_HOST="localhost")
     client.force_login(staff)
     page = client.get("/ops/").content.decode()

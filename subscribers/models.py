@@ -417,3 +417,18 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookAnswer(models.Model):
+    """How many times each webhook endpoint answered each status (subscribers.ops.metrics): one
+    counter row per (endpoint, status), added to by one UPDATE per webhook, read by the metrics."""
+
+    endpoint = models.CharField(max_length=40)
+    status = models.PositiveSmallIntegerField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["endpoint", "status"], name="one_webhook_answer_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status}: {self.count}"
