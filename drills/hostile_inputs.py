@@ -308,6 +308,31 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     tagged = f"slug: !!python/object/apply:os.system ['touch {pwned}']\nsubject: x\nkind: lesson\nstage: any\n"
     lesson_case("import: YAML python tag", tagged + "destinations: any\nmonth: 1\norder: 1", lambda: not pwned.exists())
 
+    # --- The admin login and the operator pages ---------------------------------------------------
+    User.objects.create_superuser("drill-owner", "owner@drill.example", "the-right-long-password")
+    browser = requests.Session()
+
+    def admin_login(password: str) -> requests.Response:
+        page = browser.get(base + "/admin/login/", timeout=10)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+        return browser.post(base + "/admin/login/?next=/admin/", timeout=10, allow_redirects=False,
+                            data={"csrfmiddlewaretoken": token, "username": "drill-owner", "password": password},
+                            headers={"Referer": base + "/admin/login/"})  # fmt: skip
+
+    answers = [admin_login(f"guess-{n}").status_code for n in range(100)]
+    right = admin_login("the-right-long-password")
+    ok = answers.count(429) >= 95 and right.status_code == 429 and "sessionid" not in browser.cookies
+    cases.append(Case("admin: 100 wrong passwords, then the right one", f"{right.status_code}", ok,
+                      f"{answers.count(429)}/100 guesses refused as locked out", right.status_code))  # fmt: skip
+    intern = Client(HTTP_HOST="127.0.0.1")
+    intern.force_login(User.objects.create_user("drill-intern", password="x" * 20, is_staff=True))
+    response = intern.get("/ops/export/readers.csv")
+    cases.append(Case("ops: staff without the permission exports readers", str(response.status_code),
+                      response.status_code == 403, "", response.status_code))  # fmt: skip
+    policy = http.get(base + "/start/", timeout=10).headers.get("Content-Security-Policy", "")
+    ok = "script-src 'self' 'nonce-" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    cases.append(Case("pages: Content-Security-Policy on /start/", "set" if ok else "MISSING", ok, policy[:90]))
+
     # --- The undo link ---------------------------------------------------------------------------
     expect_4xx("undo: forged token", http.get(base + "/reply/undo/" + "a" * 300 + "/", timeout=10))
     expect_4xx("undo: 5,000-character path", http.get(base + "/reply/undo/" + "a" * 5000 + "/", timeout=10))

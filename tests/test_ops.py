@@ -44,8 +44,7 @@ def test_it_sends_anyone_but_staff_to_the_admin_login(client, db, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/?next=/ops/")
-    User.objects.create_user("reader", password="pw")
-    client.login(username="reader", password="pw")
+    client.force_login(User.objects.create_user("reader", password="pw"))
     assert client.get(url).status_code == 302
 
 
@@ -133,8 +132,7 @@ def test_a_timeline_tells_the_readers_story_in_order_and_what_comes_next(shipped
 
 
 def test_the_admin_links_to_the_dashboard_and_to_each_timeline(shipped, client):
-    User.objects.create_superuser("admin", "admin@example.com", "pw")
-    client.login(username="admin", password="pw")
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     alice = enrol(shipped, "alice@example.com")
     assert 'href="/ops/"' in client.get("/admin/").content.decode()
     assert (
