@@ -8,6 +8,7 @@ Each reader has 50 weekly emails ending somewhere in the last two years (so abou
 the course now), a reply to 60% of their check-ins, and audit rows.
 
 Run: .venv/bin/python bench/dashboard.py [--readers 100000] [--per-reader 50]
+     .venv/bin/python bench/dashboard.py --both    # 100,000 x 50, then 1,000,000 x 20 (20,000,000 deliveries)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -27,6 +29,8 @@ from bench.common import django_on_postgres
 TARGET_MS = 300
 CHUNK_ROWS = 100_000
 FAILURE = "SMTPServerDisconnected: Connection unexpectedly closed"
+# (readers, deliveries per reader) for --both: the everyday size and a large one.
+SIZES = ((100_000, 50), (1_000_000, 20))
 
 
 def main() -> None:
@@ -34,10 +38,19 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=100_000)
     parser.add_argument("--per-reader", type=int, default=50, help="deliveries per reader")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (to EXPLAIN queries)")
+    parser.add_argument("--both", action="store_true", help=f"run at each of SIZES, one process each: {SIZES}")
     args = parser.parse_args()
+    if args.both:
+        for readers, per_reader in SIZES:
+            print(f"\n=== {readers:,} readers, {readers * per_reader:,} deliveries ===", flush=True)
+            subprocess.run([sys.executable, __file__, f"--readers={readers}", f"--per-reader={per_reader}"], check=True)
+        return
     with django_on_postgres("pivotpath_bench_dashboard", keep=args.keep):
         started = time.perf_counter()
+        began = time.perf_counter()
         seed(args.readers, args.per_reader)
+        print(f"seeded {args.readers:,} readers and {args.readers * args.per_reader:,} deliveries in "
+              f"{time.perf_counter() - began:.0f} s", flush=True)  # fmt: skip
         pages()
         print(f"whole run {time.perf_counter() - started:.0f} s")
 
@@ -72,7 +85,7 @@ def seed(readers: int, per_reader: int) -> None:
         stage = stages[min(int((now - enrolled).days / 80) + rng.randint(-1, 1), 4) if recent else 4]
         subscribers.append(f"{reader}\t{course.pk}\treader{reader}@bench.example\tReader {reader}\t\t{status}\t"
                            f"{stage}\t{rng.choice(destinations)}\tAmerica/Chicago\t8\t0\t{enrolled.isoformat()}\t"
-                           f"0\t{now.isoformat()}\t{now.isoformat()}\n")  # fmt: skip
+                           f"0\t{now.isoformat()}\t{now.isoformat()}\t\tunsure\tunsure\n")  # fmt: skip
         events.append(f"{reader}\tenrolled\t{enrolled.isoformat()}\t\tsystem\n")
         for k, (lesson_id, version_id, kind, _) in enumerate(lessons):
             delivery_id += 1
@@ -110,7 +123,7 @@ def seed(readers: int, per_reader: int) -> None:
 _TABLES = ["subscribers_subscriber", "subscribers_delivery", "subscribers_reply", "subscribers_event"]
 _COPY = {
     "subscribers_subscriber": "id, course_id, email, first_name, specialty, status, stage, destination, time_zone, "
-    "send_hour, send_weekday, enrolled_at, paused_slots, created_at, updated_at",
+    "send_hour, send_weekday, enrolled_at, paused_slots, created_at, updated_at, profession, license_plan, pay_need",
     "subscribers_delivery": "id, subscriber_id, lesson_id, version_id, state, due_at, course_week, course_month, "
     "created_at, claimed_at, sent_at, attempts, error, outcome, outcome_at, reason, message_id, provider_message_id",
     "subscribers_reply": "id, subscriber_id, delivery_id, message_id, status, received_at, sender, recipient, subject, "
