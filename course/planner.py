@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 
 from course.schedule import CourseClock
 from course.vocabulary import ANY, Kind, Stage
@@ -98,6 +99,16 @@ class LessonInfo:
     not_for: tuple[str, ...] = ()
     essential_by: int | None = None
     trigger_stage: str = ""
+
+    @cached_property
+    def teaches(self) -> bool:
+        """A lesson or milestone (not a welcome, check-in or completion)."""
+        return self.kind in (Kind.LESSON, Kind.MILESTONE)
+
+    @cached_property
+    def stuck(self) -> bool:
+        """Written for a stage the calendar has left behind by its month (e.g. searching in month 8)."""
+        return self.stage not in (ANY, Stage.LANDED) and is_behind(self.stage, self.month)
 
     def targets(self, reader: Reader) -> bool:
         """The lesson's targeting includes the reader's destination and profile."""
@@ -254,7 +265,7 @@ def _choose(
 
 
 def _teaching(lessons: Sequence[LessonInfo]) -> list[LessonInfo]:
-    return [lesson for lesson in lessons if lesson.kind in (Kind.LESSON, Kind.MILESTONE)]
+    return [lesson for lesson in lessons if lesson.teaches]
 
 
 def _first_fitting(
@@ -268,19 +279,14 @@ def _first_fitting(
     """The first unsent lesson for `stage` up to `month`; "stuck" lessons only for a reader who told us
     they are behind (judged by their own stage, `stuck_as`, when looking at a neighbouring one)."""
     stuck = (reader.reported or stuck_as is not None) and is_behind(stuck_as or stage, month)
-    for lesson in _teaching(unsent):
-        if lesson.month > month or (stage_only and lesson.stage != stage):
+    for lesson in unsent:
+        if not lesson.teaches or lesson.month > month or (stage_only and lesson.stage != stage):
             continue
-        if is_stuck_lesson(lesson) and not stuck:
+        if lesson.stuck and not stuck:
             continue  # written for readers who told us they are behind (rule 5)
         if lesson.fits(stage, reader):
             return lesson
     return None
-
-
-def is_stuck_lesson(lesson: LessonInfo) -> bool:
-    """A lesson for a stage the calendar has left behind by its month (e.g. searching in month 8)."""
-    return lesson.stage not in (ANY, Stage.LANDED) and is_behind(lesson.stage, lesson.month)
 
 
 def _essential(unsent: Sequence[LessonInfo], reader: Reader, stage: str, month: int) -> LessonInfo | None:

@@ -136,7 +136,7 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
         else:
             logger.info("no email for %s this week: %s", row.email, choice.reason)
             idle[row.id] = next_slot_of(row, now)
-    created = Delivery.objects.bulk_create(deliveries)
+    created = _insert_deliveries(deliveries)
     # One UPDATE for everyone with an email in flight; per-reader values only for the idle few.
     changes.mark_in_flight([d.subscriber_id for d in deliveries])
     changes.wait_for_slots(idle)
@@ -145,9 +145,32 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
     report.planned += len(deliveries)
     report.idle += len(idle)
     report.finished += len(finished)
-    ids = [delivery.pk for delivery in created]
+    ids = list(created)
     report.delivery_ids.extend(ids)
     return ids
+
+
+def _insert_deliveries(deliveries: list[Delivery]) -> list[int]:
+    """Insert the planned Delivery rows in one statement; returns their ids. On PostgreSQL the
+    columns travel as arrays (INSERT ... SELECT FROM unnest), which spares the ORM's per-value
+    preparation of a bulk_create (most of a tick's time at 100,000 readers); elsewhere bulk_create."""
+    if not deliveries:
+        return []
+    if connection.vendor != "postgresql":
+        return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+    at = connection.ops.adapt_datetimefield_value
+    columns = list(zip(*((d.subscriber_id, d.lesson_id, d.version_id, at(d.due_at), d.reason, d.course_week,
+                          d.course_month, at(d.created_at)) for d in deliveries), strict=True))  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Delivery._meta.db_table} (subscriber_id, lesson_id, version_id, due_at, reason, "
+            "course_week, course_month, created_at, state, attempts, message_id, provider_message_id, error, outcome) "
+            "SELECT s, l, ver, d, r, w, m, c, 'pending', 0, '', '', '', '' FROM unnest(%s::bigint[], %s::bigint[], "
+            "%s::bigint[], %s::timestamptz[], %s::text[], %s::int[], %s::int[], %s::timestamptz[]) "
+            "AS planned(s, l, ver, d, r, w, m, c) RETURNING id",
+            [list(column) for column in columns],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _histories(due_in_range, catalogue: Catalogue) -> dict[int, list[planner.Sent]]:
@@ -155,7 +178,8 @@ def _histories(due_in_range, catalogue: Catalogue) -> dict[int, list[planner.Sen
     arrays (30 deliveries each read as one row, not 30), elsewhere a row per delivery."""
     history: dict[int, list[planner.Sent]] = defaultdict(list)
     deliveries = Delivery.objects.filter(subscriber__in=due_in_range.values("pk"))
-    kind_of = catalogue.kind_of
+    kinds = {lesson_id: info.kind for lesson_id, info in catalogue.by_id.items()}
+    kind_of = kinds.get
     if connection.vendor == "postgresql":
         sql, params = deliveries.values(
             "subscriber_id", "lesson_id", "course_week", "course_month"
