@@ -62,7 +62,7 @@ checks: $(STAMP)
 	$(CHECKS_ENV) $(BIN)/python manage.py journeys --start 2026-01-05T09:00Z --out $(VAR_DIR)/journeys-report.html
 
 ## drills: fault drills on real processes (worker kill -9, Redis outage, PostgreSQL restart, webhook
-## storms, hostile input, load on gunicorn); each starts its own services; one summary table
+## storms, hostile input, load on gunicorn, beat stopped); each starts its own services; one summary table
 drills: $(STAMP)
 	$(BIN)/python drills/run_all.py $(DRILLS)
 
