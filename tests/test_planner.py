@@ -156,7 +156,9 @@ def test_a_reader_who_lands_in_month_seven_gets_the_first_90_days_then_completio
     assert landed_slugs[-1] == "completion"
     assert landed[-1].week - 30 >= 13, "completion about 90 days after landing, not before"
     assert "clinical-informatics-first-90-days" in landed_slugs
-    series = [w.week - 30 for w in landed if w.lesson and w.lesson.stage == Stage.LANDED]
+    assert [w.week - 30 for w in landed if w.lesson and w.lesson.kind == Kind.CHECKIN] == [4, 8]
+    assert all(w.lesson is not None for w in landed), "an email every week until completion"
+    series = [w.week - 30 for w in landed if w.lesson and w.lesson.stage == Stage.LANDED and w.lesson.teaches]
     assert series == [0, 3, 6, 9, 12], "the first-90-days series spread over twelve weeks"
 
 
