@@ -332,8 +332,9 @@ def _paid(session: dict[str, Any], event_id: str) -> str:
         stage=stage,
         destination=destination,
         profession=signup.profession,
-        license_plan=signup.license,
-        pay_need=signup.pay_need,
+        # A paid reader is enrolled whatever the answers: one left empty counts as not decided yet.
+        license_plan=signup.license or Signup.License.UNSURE,
+        pay_need=signup.pay_need or Signup.PayNeed.UNSURE,
         time_zone=signup.time_zone,
         send_hour=signup.send_hour,
     )
