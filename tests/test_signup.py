@@ -9,8 +9,10 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 from django.contrib.auth.models import User
+from django.test import Client
 
 from subscribers.models import Payment, Signup, Subscriber
+from subscribers.readers.links import preferences_url
 from subscribers.sending import drip
 from subscribers.signup import checkout
 from tests.conftest import FIXTURES, enrol, outbox_to
@@ -108,14 +110,28 @@ def test_the_form_names_every_missing_answer_and_keeps_what_was_typed(client, co
     assert Signup.objects.count() == 0
 
 
-def test_an_email_already_enrolled_is_told_so_before_paying(client, course, local_checkout):
-    enrol(course, "carol@example.com")
+def test_an_address_already_enrolled_gets_the_same_answer_and_its_link_by_email(
+    client, course, local_checkout, django_capture_on_commit_callbacks
+):
+    carol = enrol(course, "carol@example.com", first_name="Carol")
+    newcomer = client.post("/start/", {**ANSWERS, "email": "dana@example.com"})
 
-    page = client.post("/start/", ANSWERS)
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post("/start/", ANSWERS)
 
-    assert page.status_code == 400
-    assert "This email is already enrolled in the course." in page.text
-    assert Signup.objects.count() == 0
+    assert page.status_code == newcomer.status_code == 302
+    assert page["Location"].startswith("/checkout/local/")  # as for anyone: the page names nobody
+    assert "enrolled" not in page.content.decode().lower()
+    (notice,) = outbox_to("carol@example.com")
+    assert notice.subject == f"You are already enrolled in {course.title}"
+    assert preferences_url(carol) in notice.text
+    assert outbox_to("dana@example.com") == []
+
+    with django_capture_on_commit_callbacks(execute=True):  # the form again, and another browser, the same day
+        assert client.post("/start/", ANSWERS).status_code == 302
+        assert Client().post("/start/", ANSWERS).status_code == 302
+    assert len(outbox_to("carol@example.com")) == 1
+    assert Signup.objects.filter(email="carol@example.com").count() == 2
 
 
 def test_stripe_checkout_opens_with_the_price_the_email_and_the_signup_reference(client, course, stripe_keys):

@@ -198,6 +198,35 @@ def describe_change(change) -> str:
     )
 
 
+def already_enrolled(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """Someone started signing up at /start/ with an address already in the course: the address
+    gets its preferences link, and the page answers as it does for anyone (checkout.tell_if_enrolled)."""
+    course, url = subscriber.course.title, preferences_url(subscriber)
+    text = (
+        f"Hi {subscriber.first_name or 'there'},\n\n"
+        f"Someone, probably you, started signing up for {course} with this address. It is already "
+        f"enrolled, so there is no need to pay again (a second payment is refunded).\n\n"
+        f"Your course, your track and the time your email arrives are all here:\n{url}\n\n"
+        f"Not you? Nothing has changed; you can ignore this email.\n"
+    )
+    html = (
+        f"<p>Hi {escape(subscriber.first_name or 'there')},</p>"
+        f"<p>Someone, probably you, started signing up for <strong>{escape(course)}</strong> with this "
+        f"address. It is already enrolled, so there is no need to pay again (a second payment is refunded).</p>"
+        f'<p><a href="{escape(url)}">Your course, your track and the time your email arrives</a></p>'
+        f"<p>Not you? Nothing has changed; you can ignore this email.</p>"
+    )
+    message = EmailMultiAlternatives(
+        subject=f"You are already enrolled in {course}"[:200],
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[subscriber.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
 def course_stopped(subscriber: Subscriber, why: str) -> EmailMultiAlternatives:
     """The course has stopped because its payment was refunded: a short note saying so and why,
     with the support address. Sent once, after the refund is recorded (checkout._stop)."""

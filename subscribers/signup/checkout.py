@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
@@ -112,6 +112,25 @@ def start_checkout(signup: Signup) -> str:
         ) from exc
     Signup.objects.filter(pk=signup.pk).update(checkout_session_id=session.id)
     return session.url
+
+
+# How often an address already enrolled is emailed its link when someone signs up with it again.
+ENROLLED_NOTICE_EVERY = timedelta(days=1)
+
+
+def tell_if_enrolled(signup: Signup, *, new: bool) -> bool:
+    """True when the signup's address is already a reader of its course: that address is emailed
+    its preferences link after the signup commits, for a `new` address only (the same form sent
+    again is not) and at most once per ENROLLED_NOTICE_EVERY. The page goes on as for anyone, so
+    nobody learns from it whose address is enrolled."""
+    subscriber = Subscriber.objects.filter(course=signup.course, email=signup.email).first()
+    if subscriber is None:
+        return False
+    since = signup.created_at - ENROLLED_NOTICE_EVERY
+    told = Signup.objects.filter(course=signup.course, email=signup.email, created_at__gte=since)
+    if new and not told.exclude(pk=signup.pk).exists():
+        transaction.on_commit(lambda: emails.already_enrolled(subscriber).send(), robust=True)
+    return True
 
 
 # --- The webhook ---------------------------------------------------------------------------

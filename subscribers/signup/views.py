@@ -40,11 +40,14 @@ def start(request: HttpRequest) -> HttpResponse:
     signup = _session_signup(request)
     # Answers already given stay on the form until they are paid for (errors, a cancelled checkout).
     open_signup = signup if signup and signup.status == Signup.Status.OPEN and signup.course_id == course.pk else None
+    open_signup_email = open_signup.email if open_signup else ""
     form = IntakeForm(request.POST or None, instance=open_signup, course=course)
     if request.method == "POST" and form.is_valid():
         signup = form.save(commit=False)
+        new = open_signup is None or open_signup_email != signup.email  # not the same form sent again
         signup.course = course
         signup.save()
+        checkout.tell_if_enrolled(signup, new=new)
         request.session[SESSION_KEY] = str(signup.reference)
         try:
             return redirect(checkout.start_checkout(signup))
