@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,15 +8,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from course.models import Course
+from subscribers.management.commands._options import instant
 from subscribers.ops.journeys import PERSONAS, SLOTS, report_html, run, table_text
-
-
-def _instant(value: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {value!r} (e.g. 2026-01-05T09:00Z)") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -34,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--course", default="clinical-to-non-clinical", metavar="SLUG", help="Course to run.")
         parser.add_argument(
             "--start",
-            type=_instant,
+            type=instant,
             default=None,
             metavar="WHEN",
             help="When the personas enrol (ISO; UTC unless an offset is given; default now).",

@@ -1,23 +1,14 @@
 from __future__ import annotations
 
-import argparse
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from course.models import Course
+from subscribers.management.commands._options import instant
 from subscribers.ops.simulation import report_html, simulate
-
-
-def _instant(value: str) -> datetime:
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date-time: {value!r} (e.g. 2026-01-05T09:00Z)") from None
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 class Command(BaseCommand):
@@ -35,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=12, help="How many months of clock time (default 12).")
         parser.add_argument("--seed", type=int, default=1, help="Random seed: the same seed and start, the same run.")
         parser.add_argument(
-            "--start", type=_instant, default=None, metavar="WHEN",
+            "--start", type=instant, default=None, metavar="WHEN",
             help="When the simulated clock starts, e.g. 2026-01-05T09:00Z (UTC unless an offset is given; "
             "default: this hour). Pass one to reproduce a report.",
         )  # fmt: skip
