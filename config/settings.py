@@ -215,6 +215,11 @@ _send_hour = env.str("DEFAULT_SEND_HOUR", default="8").strip()
 if not (_send_hour.isdigit() and 0 <= int(_send_hour) <= 23):
     sys.exit(f"Pivot Path: DEFAULT_SEND_HOUR must be a whole hour from 0 to 23 (got {_send_hour!r}).")
 DEFAULT_SEND_HOUR = int(_send_hour)
+# Reader links other than unsubscribe (preferences, plan, lesson archive) stop working this many
+# days after the email carrying them was sent (subscribers.readers.links); 1 to 365.
+READER_LINK_MAX_AGE_DAYS = env.int("READER_LINK_MAX_AGE_DAYS", default=30)
+if not 1 <= READER_LINK_MAX_AGE_DAYS <= 365:
+    sys.exit(f"Pivot Path: READER_LINK_MAX_AGE_DAYS must be 1 to 365 (got {READER_LINK_MAX_AGE_DAYS}).")
 
 # --- Operations (subscribers.ops.health, subscribers.ops.metrics) ----------------------
 # Beat writes its heartbeat from its own loop (config.beat.Scheduler); workers from a thread.

@@ -55,6 +55,9 @@ class Subscriber(models.Model):
     next_send_at = models.DateTimeField(
         null=True, blank=True, help_text="When the tick next plans an email; empty while one is in flight."
     )
+    link_generation = models.PositiveIntegerField(
+        default=0, help_text="Links signed with an older number no longer open (subscribers.readers.links)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -203,6 +206,12 @@ class Event(models.Model):
         TIMING_CHANGED = "timing_changed", "Weekly time changed"
         LICENSE_PLAN_CHANGED = "license_plan_changed", "License plan changed"
         PAY_NEED_CHANGED = "pay_need_changed", "Pay need changed"
+        PROFESSION_CHANGED = "profession_changed", "Profession changed"
+        SPECIALTY_CHANGED = "specialty_changed", "Specialty changed"
+        EMAIL_CHANGE_REQUESTED = "email_change_requested", "New email address asked for (not yet confirmed)"
+        EMAIL_CHANGED = "email_changed", "Email address changed"
+        LINKS_REVOKED = "links_revoked", "Every link signed out"
+        LINK_SENT = "link_sent", "Fresh link emailed"
         FAST_FORWARDED = "fast_forwarded", "Fast-forwarded (development)"
         DELIVERY_CANCELLED = "delivery_cancelled", "Email cancelled"
         DELIVERY_FAILED = "delivery_failed", "Email failed"
