@@ -11,11 +11,20 @@ from django.urls import path, reverse
 from course.coverage import course_map
 from course.models import Course
 from course.vocabulary import ANY, Destination, Stage
+from lessons import sections
 from lessons.catalogue import Catalogue
 from lessons.importing import add_version
 from lessons.models import Lesson, LessonVersion
 from lessons.previews import render_draft, send_test
-from lessons.rendering import LESSON_LINK_RE, unknown_placeholders
+from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, unknown_placeholders, unsafe_placeholders
+
+
+def draft_problems(body: str) -> list[str]:
+    """What the editor refuses besides unknown placeholders: a reader's answer inside a link's
+    address, and unsound `::: for` sections (each with its line)."""
+    found = [f"Placeholder {name} inside a link address: only {' and '.join(LINK_SAFE)} may stand there."
+             for name in sorted(unsafe_placeholders(body))]  # fmt: skip
+    return found + [f"Line {line + 1}: {message}." for line, message in sections.problems(body)]
 
 
 class LessonForm(forms.ModelForm):
@@ -52,6 +61,9 @@ class LessonForm(forms.ModelForm):
         unknown = unknown_placeholders(text)
         if unknown:
             raise forms.ValidationError(f"Unknown placeholder: {', '.join(sorted(unknown))}.")
+        problems = draft_problems(cleaned.get("body", ""))
+        if problems:
+            raise forms.ValidationError(problems)
         course = cleaned.get("course")
         links = set(LESSON_LINK_RE.findall(cleaned.get("body", "")))
         if course and links:
@@ -130,7 +142,7 @@ class LessonAdmin(admin.ModelAdmin):
         rendered = render_draft(lesson, subject, body)
         return JsonResponse(
             {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
-             "problems": [f"unknown placeholder {name}" for name in sorted(unknown)]}
+             "problems": [f"unknown placeholder {name}" for name in sorted(unknown)] + draft_problems(body)}
         )  # fmt: skip
 
     def send_test_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -15,7 +15,8 @@ import yaml
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
 from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
-from lessons.rendering import LESSON_LINK_RE, unknown_placeholders
+from lessons import sections
+from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, unknown_placeholders, unsafe_placeholders
 
 COURSE_FILE = "course.yaml"
 LESSON_FIELDS = ("slug", "subject", "kind", "stage", "destinations", "month", "order")
@@ -267,6 +268,11 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     for number, body_line in enumerate(lesson.body.splitlines()):
         for name in sorted(unknown_placeholders(body_line)):
             problems.append(Problem(path, body_start + number, f"unknown placeholder {name}"))
+        for name in sorted(unsafe_placeholders(body_line)):
+            message = f"placeholder {name} inside a link address: only {' and '.join(LINK_SAFE)} may stand there"
+            problems.append(Problem(path, body_start + number, message))
+    for number, message in sections.problems(lesson.body):
+        problems.append(Problem(path, body_start + number, message))
     return lesson if len(problems) == before else None
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from course.vocabulary import ANY, Destination, Stage
+from course.vocabulary import ANY, Destination, LicensePlan, PayNeed, Stage
+from lessons import sections
 from lessons.models import Lesson
 from lessons.rendering import RenderedLesson, render_lesson
 
@@ -19,14 +20,20 @@ def sample_values(lesson: Lesson) -> dict[str, str]:
         "stage_name": Stage(stage).label.lower(),
         "course_month": str(lesson.month),
         "preferences_url": f"{settings.SITE_URL}/p/preview/",
+        "profession_name": "nurse",
+        "specialty": "ICU nursing",
+        "license_plan": LicensePlan.KEEP.label.lower(),
+        "pay_need": PayNeed.MODEST_DROP.label.lower(),
     }
 
 
 def render_draft(lesson: Lesson, subject: str, body: str) -> RenderedLesson:
-    """The draft as a sample reader would see it (not cached under a real version)."""
-    return render_lesson(0, subject, body, lesson.course.title, settings.SENDER_POSTAL_ADDRESS).personalise(
-        sample_values(lesson)
-    )
+    """The draft as a sample reader would see it (not cached under a real version); every
+    `::: for` section is shown, so the author sees all of it."""
+    every_section = (True,) * len(sections.parse(body)) if not sections.problems(body) else ()
+    return render_lesson(
+        0, subject, body, lesson.course.title, settings.SENDER_POSTAL_ADDRESS, every_section
+    ).personalise(sample_values(lesson))
 
 
 def send_test(lesson: Lesson, subject: str, body: str, to: str) -> None:

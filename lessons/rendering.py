@@ -16,12 +16,28 @@ import markdown
 import nh3
 from django.template.loader import render_to_string
 
-# The only placeholders an author may use, written `{{ name }}`.
-PLACEHOLDERS = ("first_name", "destination_name", "stage_name", "course_month", "preferences_url")
+from lessons import sections
+
+# The only placeholders an author may use, written `{{ name }}` (README, "Writing lessons").
+PLACEHOLDERS = (
+    "first_name", "destination_name", "stage_name", "course_month", "preferences_url",
+    "profession_name", "specialty", "license_plan", "pay_need",
+)  # fmt: skip
+# Placeholders whose values are ours, so they may stand inside a link's address; the others
+# are the reader's own words and stay text (a first name of `javascript:…` is never a link).
+LINK_SAFE = ("preferences_url", "course_month")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 # While rendering, each placeholder becomes an inert ASCII token that markdown, the
 # sanitiser and the inliner pass through untouched; personalising swaps tokens for values.
-TOKEN_RE = re.compile(r"PPVAR(\d)END")
+TOKEN_RE = re.compile(r"PPVAR(\d+)END")
+# Where a link's address is written: markdown `](…)`, `<…>` autolinks, and raw href/src.
+LINK_TARGET_RES = (
+    re.compile(r"\]\(([^)]*)\)"),
+    re.compile(r"<((?:https?|mailto):[^>]*)>"),
+    re.compile(r"""\b(?:href|src)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE),
+)
+_URL_ATTRIBUTE_RE = re.compile(r"""\b(href|src)=(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
+_LINK_SAFE_TOKENS = {f"PPVAR{PLACEHOLDERS.index(name)}END" for name in LINK_SAFE}
 # A link to another lesson of the course, `[text](lesson:slug)`: it opens in the reader's own
 # lesson archive (under their signed preferences link).
 LESSON_LINK_RE = re.compile(r"\]\(lesson:([a-z0-9-]+)\)")
@@ -33,6 +49,26 @@ def unknown_placeholders(text: str) -> set[str]:
     return {name for name in PLACEHOLDER_RE.findall(text) if name not in PLACEHOLDERS} | (
         {"{%"} if "{%" in text else set()
     )
+
+
+def unsafe_placeholders(text: str) -> set[str]:
+    """Placeholders written inside a link's address that are not ours to put there."""
+    found = set()
+    for pattern in LINK_TARGET_RES:
+        for match in pattern.finditer(text):
+            target = next((group for group in match.groups() if group), "")
+            found |= {name for name in PLACEHOLDER_RE.findall(target) if name not in LINK_SAFE}
+    return found
+
+
+def _reader_values_out_of_addresses(page: str) -> str:
+    """Defence behind validation: in rendered href/src values, only our own placeholders stay."""
+
+    def clean(match: re.Match) -> str:
+        value = TOKEN_RE.sub(lambda m: m[0] if m[0] in _LINK_SAFE_TOKENS else "", match[3])
+        return f"{match[1]}={match[2]}{value}{match[2]}"
+
+    return _URL_ATTRIBUTE_RE.sub(clean, page)
 
 
 def _tokenise(text: str) -> str:
@@ -85,14 +121,20 @@ def markdown_to_text(source: str) -> str:
 
 @lru_cache(maxsize=4096)
 def render_lesson(
-    version_id: int, subject: str, body: str, course_title: str, postal_address: str = ""
+    version_id: int,
+    subject: str,
+    body: str,
+    course_title: str,
+    postal_address: str = "",
+    variant: tuple[bool, ...] = (),
 ) -> RenderedLesson:
-    """Render one lesson version (cached: the arguments are the version's immutable content).
+    """Render one lesson version for one variant (cached: the arguments are the version's
+    immutable content and which of its `::: for` sections are shown, `lessons.sections`).
 
     The footer says why the reader gets the email, the sender's postal address, and links to
     the reader's plan, their preferences and unsubscribe (all under their signed preferences link).
     """
-    body = _tokenise(body)
+    body = _tokenise(sections.apply(body, variant))
     preferences = _tokenise("{{ preferences_url }}")
     fragment = nh3.clean(markdown.markdown(body, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
     page = render_to_string(
@@ -114,5 +156,5 @@ def render_lesson(
     return RenderedLesson(
         subject=_tokenise(subject).replace("\n", " ").strip(),
         text=markdown_to_text(body) + footer,
-        html=_INLINER.inline(page),
+        html=_reader_values_out_of_addresses(_INLINER.inline(page)),
     )

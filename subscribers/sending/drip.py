@@ -29,6 +29,7 @@ from django.utils import timezone
 from course import planner, preview
 from course.schedule import paused_slots
 from course.vocabulary import Kind
+from lessons import sections
 from lessons.catalogue import Catalogue
 from subscribers import queueing
 from subscribers.models import Delivery, Subscriber
@@ -346,10 +347,12 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
 def _groups(deliveries: list[Delivery], batching: bool) -> list[list[Delivery]]:
     if not batching:
         return [[delivery] for delivery in sorted(deliveries, key=lambda d: d.pk)]
-    by_version: dict[int, list[Delivery]] = defaultdict(list)
+    # One batch per rendered copy: the version and which of its `::: for` sections the reader sees.
+    by_copy: dict[tuple, list[Delivery]] = defaultdict(list)
     for delivery in sorted(deliveries, key=lambda d: d.pk):
-        by_version[delivery.version_id].append(delivery)
-    return list(by_version.values())
+        variant = sections.variant_for(delivery.version.body, emails.reader_profile(delivery.subscriber))
+        by_copy[(delivery.version_id, variant)].append(delivery)
+    return list(by_copy.values())
 
 
 @contextmanager

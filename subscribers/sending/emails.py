@@ -9,7 +9,8 @@ from html import escape
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from course.vocabulary import Destination, Kind, LicensePlan, PayNeed, Stage
+from course.vocabulary import Destination, Kind, LicensePlan, PayNeed, Profession, Stage
+from lessons import sections
 from lessons.rendering import render_lesson
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.readers.addresses import reply_address, unsubscribe_address
@@ -40,6 +41,31 @@ def placeholder_values(subscriber: Subscriber, now) -> dict[str, str]:
         "stage_name": Stage(subscriber.stage).label.lower(),
         "course_month": str(clock_of(subscriber).month(now)),
         "preferences_url": preferences_url(subscriber),
+        "profession_name": PROFESSION_NAMES.get(subscriber.profession, "clinician"),
+        "specialty": subscriber.specialty or "your specialty",
+        "license_plan": LicensePlan(subscriber.license_plan).label.lower(),
+        "pay_need": PayNeed(subscriber.pay_need).label.lower(),
+    }
+
+
+# How a sentence names the reader's profession (`{{ profession_name }}`).
+PROFESSION_NAMES = {
+    Profession.PHYSICIAN: "physician",
+    Profession.NP: "nurse practitioner",
+    Profession.PA: "physician assistant",
+    Profession.RN: "nurse",
+    Profession.PHARMACIST: "pharmacist",
+    Profession.OTHER: "clinician",
+}
+
+
+def reader_profile(subscriber: Subscriber) -> dict[str, str]:
+    """The answers a lesson's `::: for` sections are chosen by (lessons.sections)."""
+    return {
+        "profession": subscriber.profession,
+        "license_plan": subscriber.license_plan,
+        "pay_need": subscriber.pay_need,
+        "destination": subscriber.destination,
     }
 
 
@@ -114,15 +140,19 @@ def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMulti
     return message
 
 
-def rendered_version(delivery: Delivery):
-    """The delivery's lesson version rendered for everyone (cached per version; placeholders left as tokens)."""
+def rendered_version(delivery: Delivery, profile: dict[str, str] | None = None):
+    """The delivery's lesson version rendered for the reader's variant (which `::: for` sections
+    they see; cached per version and variant; placeholders left as tokens). `profile` defaults
+    to the reader's answers now."""
     version = delivery.version
+    profile = reader_profile(delivery.subscriber) if profile is None else profile
     return render_lesson(
         version.pk,
         version.subject,
         version.body,
         delivery.subscriber.course.title,
         postal_address=settings.SENDER_POSTAL_ADDRESS,
+        variant=sections.variant_for(version.body, profile),
     )
 
 
