@@ -16,7 +16,9 @@ from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
 from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
 from lessons import sections
+from lessons.overlap import shared_passage_problems
 from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, unknown_placeholders, unsafe_placeholders
+from lessons.snippets import place, read_snippets
 
 COURSE_FILE = "course.yaml"
 LESSON_FIELDS = ("slug", "subject", "kind", "stage", "destinations", "month", "order")
@@ -123,15 +125,19 @@ def course_folders(path: Path) -> list[Path]:
     return folders
 
 
-def read_course_folder(folder: Path, check_coverage: bool = False) -> CourseFile:
+def read_course_folder(folder: Path, check_coverage: bool = False, check_overlap: bool = False) -> CourseFile:
     """Read a course folder; `problems` lists everything wrong (with `check_coverage`, also the
-    weeks where a reader on some stage and destination would get no email)."""
+    weeks where a reader on some stage and destination would get no email; with `check_overlap`,
+    lessons that share a passage, `lessons.overlap`)."""
     course = _read_course_file(folder / COURSE_FILE)
     for path in sorted(folder.glob("*.md")):
         lesson = _read_lesson_file(path, course.problems)
         if lesson is not None:
             course.lessons.append(lesson)
     _check_across_lessons(course)
+    if check_overlap:
+        course.problems.extend(Problem(*problem) for problem in shared_passage_problems(course.lessons))
+    _place_snippets(folder, course)
     if check_coverage and not course.problems:
         course.problems.extend(coverage_problems(course))
     return course
@@ -295,6 +301,20 @@ def _check_across_lessons(course: CourseFile) -> None:
         course.problems.append(Problem(course.path, 1, "the course has no welcome lesson"))
     if course.lessons and not any(lesson.kind == Kind.COMPLETION for lesson in course.lessons):
         course.problems.append(Problem(course.path, 1, "the course has no completion lesson"))
+
+
+def _place_snippets(folder: Path, course: CourseFile) -> None:
+    """Put each `{{> name }}` line's snippet into the lesson bodies (lessons.snippets)."""
+    snippets, problems = read_snippets(folder)
+    course.problems.extend(Problem(path, 1, message) for path, message in problems)
+    for name, text in snippets.items():
+        path = folder / "snippets" / f"{name}.md"
+        for number, line in enumerate(text.splitlines(), start=1):
+            for placeholder in sorted(unknown_placeholders(line)):
+                course.problems.append(Problem(path, number, f"unknown placeholder {placeholder}"))
+    for lesson in course.lessons:
+        lesson.body, unknown = place(lesson.body, snippets)
+        course.problems.extend(Problem(lesson.path, lesson.body_line + line, message) for line, message in unknown)
 
 
 def catalogue_of(course: CourseFile) -> list[LessonInfo]:

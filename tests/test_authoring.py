@@ -108,10 +108,12 @@ def test_export_then_import_round_trips_every_shipped_lesson_without_loss(db, tm
     export_course(report.course, tmp_path)
     originals = sorted((SHIPPED_CONTENT / "clinical-to-non-clinical").glob("*.md"))
     assert len(originals) == len(list(tmp_path.glob("*.md")))
+    # The export holds each lesson as it is sent: a snippet's line is written out as its text.
+    bodies = {lesson.slug: lesson.body for lesson in read_course_folder(originals[0].parent).lessons}
     for original in originals:
         before, after = frontmatter.load(original), frontmatter.load(tmp_path / original.name)
         assert after.metadata == before.metadata, original.name
-        assert after.content == before.content, original.name
+        assert after.content == bodies[original.stem].strip(), original.name
     assert (
         read_course_folder(tmp_path).metadata()
         == read_course_folder(SHIPPED_CONTENT / "clinical-to-non-clinical").metadata()

@@ -10,10 +10,10 @@ from lessons.files import LessonFileError, course_folders, read_course_folder
 class Command(BaseCommand):
     help = (
         "Check lesson files without importing them: front matter (YAML, known kind, stage and "
-        "destinations, month 1-12, subject, unique slugs), placeholders, links between lessons, and "
-        "that a reader who stays at any stage on any destination gets an email every week of the "
-        "course. Prints file:line: message for each problem and exits 1 if there is any. PATH is a "
-        "course folder or a folder of course folders."
+        "destinations, month 1-12, subject, unique slugs), placeholders, links between lessons, snippets, "
+        "no passage of 40 or more words shared by two lessons, and that a reader who stays at any stage "
+        "on any destination gets an email every week of the course. Prints file:line: message for each "
+        "problem and exits 1 if there is any. PATH is a course folder or a folder of course folders."
     )
 
     def add_arguments(self, parser) -> None:
@@ -23,7 +23,8 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
         try:
-            courses = [read_course_folder(folder, check_coverage=True) for folder in course_folders(path)]
+            folders = course_folders(path)
+            courses = [read_course_folder(folder, check_coverage=True, check_overlap=True) for folder in folders]
         except LessonFileError as exc:
             raise CommandError(str(exc)) from exc
         problems = [problem for course in courses for problem in course.problems]
