@@ -300,6 +300,9 @@ def eager_tasks():
     """Run queued Celery tasks in-process (the reply tests assert on what processing did)."""
     from config.celery import app
 
+    # Tasks are queued by name (subscribers.queueing): a task the app has not imported yet would
+    # go to the broker even when eager, so a test run alone must register them first.
+    app.loader.import_default_modules()
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False

@@ -7,12 +7,11 @@ import contextlib
 from datetime import datetime
 
 from django import forms
-from django.utils import timezone
 
 from course.schedule import available_time_zones
 from course.vocabulary import Destination
 from subscribers.models import Delivery, Subscriber
-from subscribers.readers import changes
+from subscribers.readers import changes, history
 from subscribers.readers.changes import WEEKDAYS
 from subscribers.readers.course_time import hour_label
 
@@ -98,23 +97,19 @@ def one_click_unsubscribe(subscriber: Subscriber, *, one_click: bool, now: datet
 
 def sent_lessons(subscriber: Subscriber, now: datetime | None = None) -> list[tuple[Delivery, str]]:
     """The reader's archive: every lesson sent to them, newest first, with its subject as they got it."""
-    from subscribers.sending import emails
-
-    values = emails.placeholder_values(subscriber, now or timezone.now())
-    deliveries = subscriber.deliveries.filter(state=Delivery.State.SENT).select_related(
-        "subscriber__course", "lesson", "version"
+    deliveries = list(
+        subscriber.deliveries.filter(state=Delivery.State.SENT)
+        .select_related("subscriber__course", "lesson", "version")
+        .order_by("-sent_at", "-pk")
     )
-    return [
-        (delivery, emails.rendered_version(delivery).personalise(values).subject)
-        for delivery in deliveries.order_by("-sent_at", "-pk")
-    ]
+    since = min((delivery.sent_at for delivery in deliveries if delivery.sent_at), default=None)
+    later = history.changes_since(subscriber, since)
+    return [(delivery, _as_sent(subscriber, delivery, later).subject) for delivery in deliveries]
 
 
 def archived_copy(subscriber: Subscriber, slug: str, now: datetime | None = None) -> str | None:
     """The HTML of a lesson as it was sent to this reader (its version, their details), or None
     if that lesson has not been sent to them."""
-    from subscribers.sending import emails
-
     delivery = (
         subscriber.deliveries.filter(state=Delivery.State.SENT, lesson__slug=slug)
         .select_related("subscriber__course", "lesson", "version")
@@ -122,5 +117,15 @@ def archived_copy(subscriber: Subscriber, slug: str, now: datetime | None = None
     )
     if delivery is None:
         return None
-    values = emails.placeholder_values(subscriber, now or delivery.sent_at)
-    return emails.rendered_version(delivery).personalise(values).html
+    return _as_sent(subscriber, delivery, history.changes_since(subscriber, delivery.sent_at)).html
+
+
+def _as_sent(subscriber: Subscriber, delivery: Delivery, later: list):
+    """The email as it went out: its version, the reader's answers and course month then (their
+    links are today's, so they still open)."""
+    from subscribers.sending import emails
+
+    sent_at = delivery.sent_at or delivery.due_at
+    then = history.as_of(subscriber, sent_at, later)
+    values = emails.placeholder_values(then, sent_at)
+    return emails.rendered_version(delivery, emails.reader_profile(then)).personalise(values)
