@@ -8,7 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from course.vocabulary import ANY, Destination, LicensePlan, PayNeed, Stage
 from lessons import sections
 from lessons.models import Lesson
-from lessons.rendering import RenderedLesson, render_lesson
+from lessons.rendering import Block, RenderedLesson, render_lesson
 
 
 def sample_values(lesson: Lesson) -> dict[str, str]:
@@ -24,6 +24,12 @@ def sample_values(lesson: Lesson) -> dict[str, str]:
         "specialty": "ICU nursing",
         "license_plan": LicensePlan.KEEP.label.lower(),
         "pay_need": PayNeed.MODEST_DROP.label.lower(),
+        "your_plan": Block(
+            "[The reader's plan: each answer with what the course does with it, their twelve months, their "
+            "next emails.]",
+            "<p><em>[The reader's plan: each answer with what the course does with it, their twelve months, their "
+            "next emails.]</em></p>",
+        ),
     }
 
 

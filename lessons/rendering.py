@@ -21,8 +21,11 @@ from lessons import sections
 # The only placeholders an author may use, written `{{ name }}` (README, "Writing lessons").
 PLACEHOLDERS = (
     "first_name", "destination_name", "stage_name", "course_month", "preferences_url",
-    "profession_name", "specialty", "license_plan", "pay_need",
+    "profession_name", "specialty", "license_plan", "pay_need", "your_plan",
 )  # fmt: skip
+# Placeholders that stand for a whole block (a list, headings), each on a line of its own; the
+# value is a `Block` we build, with its own escaped HTML.
+BLOCKS = ("your_plan",)
 # Placeholders whose values are ours, so they may stand inside a link's address; the others
 # are the reader's own words and stay text (a first name of `javascript:…` is never a link).
 LINK_SAFE = ("preferences_url", "course_month")
@@ -49,6 +52,24 @@ def unknown_placeholders(text: str) -> set[str]:
     return {name for name in PLACEHOLDER_RE.findall(text) if name not in PLACEHOLDERS} | (
         {"{%"} if "{%" in text else set()
     )
+
+
+@dataclass(frozen=True)
+class Block:
+    """The value of a block placeholder: plain text for the text part, HTML (already escaped,
+    styled inline) for the HTML part."""
+
+    text: str
+    html: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def misplaced_blocks(line: str) -> set[str]:
+    """Block placeholders on this line that do not stand on it alone."""
+    named = set(PLACEHOLDER_RE.findall(line)) & set(BLOCKS)
+    return {name for name in named if not re.fullmatch(rf"\s*\{{\{{\s*{name}\s*\}}\}}\s*", line)}
 
 
 def unsafe_placeholders(text: str) -> set[str]:
@@ -85,8 +106,9 @@ class RenderedLesson:
     html: str
 
     def personalise(self, values: dict[str, str]) -> RenderedLesson:
-        ordered = [str(values.get(name, "")) for name in PLACEHOLDERS]
-        escaped = [html.escape(value) for value in ordered]
+        given = [values.get(name, "") for name in PLACEHOLDERS]
+        ordered = [str(value) for value in given]
+        escaped = [value.html if isinstance(value, Block) else html.escape(str(value)) for value in given]
         # A header is one line: a value with a line break (a name edited in the admin) must
         # neither inject a header nor make every send of this email fail.
         one_line = [" ".join(value.split()) for value in ordered]
@@ -137,6 +159,9 @@ def render_lesson(
     body = _tokenise(sections.apply(body, variant))
     preferences = _tokenise("{{ preferences_url }}")
     fragment = nh3.clean(markdown.markdown(body, extensions=MARKDOWN_EXTENSIONS, output_format="html"))
+    for name in BLOCKS:  # a block is not a paragraph's text
+        token = f"PPVAR{PLACEHOLDERS.index(name)}END"
+        fragment = fragment.replace(f"<p>{token}</p>", token)
     page = render_to_string(
         "lessons/email.html",
         {

@@ -9,10 +9,10 @@ from django.utils.html import format_html, format_html_join
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
 from subscribers.models import Delivery, Event, OutboxMessage, Payment, Reply, Signup, StripeEvent, Subscriber
+from subscribers.plan.coming import preview_for
 from subscribers.readers import changes
 from subscribers.readers.changes import ChangeRefused
 from subscribers.replies import inbound
-from subscribers.sending import drip
 from subscribers.signup import checkout
 
 
@@ -122,7 +122,7 @@ class SubscriberAdmin(admin.ModelAdmin):
             (
                 (f"{slot.at.astimezone(tz):%a %Y-%m-%d %H:%M}", slot.month, slot.lesson.kind if slot.lesson else "-",
                  slot.lesson.slug if slot.lesson else "(no email)", slot.reason)
-                for slot in drip.preview_for(subscriber, weeks=12)
+                for slot in preview_for(subscriber, weeks=12)
             ),
         )  # fmt: skip
         note = " (paused: shown as if resumed now)" if subscriber.paused_at else ""

@@ -24,7 +24,7 @@ PASSAGE = (
 
 def lesson(slug: str, body: str, order: int = 50) -> str:
     return (
-        f"---\nslug: {slug}\nsubject: \"{slug}\"\nkind: lesson\nstage: any\ndestinations: any\n"
+        f'---\nslug: {slug}\nsubject: "{slug}"\nkind: lesson\nstage: any\ndestinations: any\n'
         f"month: 1\norder: {order}\n---\n{body}\n"
     )
 

@@ -22,7 +22,7 @@ from course.preview import Slot
 from course.schedule import COURSE_MONTH
 from course.vocabulary import Destination, Kind, Stage
 from subscribers.models import Delivery, Event, Payment, Reply, Subscriber
-from subscribers.sending import drip
+from subscribers.plan.coming import preview_for
 
 IN_COURSE = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
 LEFT = (Subscriber.Status.UNSUBSCRIBED, Subscriber.Status.REFUNDED, Subscriber.Status.SUPPRESSED)
@@ -238,7 +238,7 @@ def timeline(subscriber: Subscriber, now: datetime | None = None) -> Timeline:
     moments.sort(key=lambda moment: moment.at)
     coming: list[Slot] = []
     if subscriber.status in IN_COURSE:
-        coming = drip.preview_for(subscriber, weeks=8, now=now)
+        coming = preview_for(subscriber, weeks=8, now=now)
     return Timeline(subscriber, moments, coming, emails)
 
 

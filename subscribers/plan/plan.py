@@ -19,8 +19,8 @@ from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Prof
 from lessons.catalogue import Catalogue
 from lessons.models import Lesson
 from subscribers.models import Subscriber
+from subscribers.plan.coming import preview_for
 from subscribers.readers.course_time import reader_state
-from subscribers.sending import drip
 
 PHASES = (
     (1, 3, "Diagnosis and conversations", "what you are leaving, where you could go, twenty people who moved"),
@@ -89,7 +89,7 @@ def build(subscriber: Subscriber, now: datetime | None = None, weeks: int = 8) -
     coming = []
     if subscriber.status in (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED):
         tz = zone(subscriber.time_zone)
-        for slot in drip.preview_for(subscriber, weeks=weeks, now=now):
+        for slot in preview_for(subscriber, weeks=weeks, now=now):
             title = _title(titles, slot.lesson) if slot.lesson else "No email this week"
             coming.append(Coming(f"{slot.at.astimezone(tz):%a %-d %b}", title, _plain_reason(slot.reason)))
     essentials = [

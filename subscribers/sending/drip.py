@@ -15,7 +15,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from queue import Empty, Queue
 
@@ -26,15 +26,14 @@ from django.db import connections as db_connections
 from django.db.models import F, Q
 from django.utils import timezone
 
-from course import planner, preview
-from course.schedule import paused_slots
+from course import planner
 from course.vocabulary import Kind
 from lessons import sections
 from lessons.catalogue import Catalogue
 from subscribers import queueing
 from subscribers.models import Delivery, Subscriber
 from subscribers.readers import audit, changes
-from subscribers.readers.course_time import CLOCK_FIELDS, PROFILE_FIELDS, next_slot_of, reader_state, timing_of
+from subscribers.readers.course_time import CLOCK_FIELDS, PROFILE_FIELDS, next_slot_of, reader_state
 from subscribers.sending import emails, journal, throttle
 
 logger = logging.getLogger(__name__)
@@ -317,6 +316,7 @@ def send_deliveries(delivery_ids: list[int], now: datetime | None = None) -> Sen
             report.outcomes[pk] = _cancel(delivery, now)
         else:
             delivery.message_id = delivery.message_id or emails.delivery_message_id(delivery)
+            emails.read_ahead(delivery, now)
             live.append(delivery)
     if not live:
         return report
@@ -591,39 +591,3 @@ def _record_failure(delivery: Delivery, exc: Exception, now: datetime, report: S
         report.outcomes[delivery.pk] = f"failed (will retry in {seconds} s): {error}"
     else:
         report.outcomes[delivery.pk] = f"failed ({'final' if transient else 'permanent'}): {error}"
-
-
-def preview_for(
-    subscriber: Subscriber,
-    weeks: int = 12,
-    stage: str | None = None,
-    destination: str | None = None,
-    now: datetime | None = None,
-) -> list[preview.Slot]:
-    """The reader's coming weekly emails as the planner will choose them (flow 5), from their
-    next send time; a paused reader is previewed as if they resumed now."""
-    now = now or timezone.now()
-    catalogue = Catalogue.load()
-    history = [
-        planner.Sent(lesson_id, catalogue.kind_of(lesson_id), week, month)
-        for lesson_id, week, month in subscriber.deliveries.values_list("lesson_id", "course_week", "course_month")
-    ]
-    reader = reader_state(subscriber)
-    if subscriber.paused_at is not None:  # as if resumed now
-        clock = reader.clock
-        paused = clock.paused_slots + paused_slots(subscriber.paused_at, now, clock.timing)
-        reader = replace(reader, clock=replace(clock, paused_slots=paused, paused_at=None))
-    start = subscriber.next_send_at
-    if start is None or subscriber.status != Subscriber.Status.ACTIVE:
-        start = next_slot_of(subscriber, now)
-    return preview.preview(
-        reader,
-        catalogue.rules[subscriber.course_id],
-        catalogue.lessons.get(subscriber.course_id, []),
-        history,
-        start=max(start, now),
-        timing=timing_of(subscriber),
-        weeks=weeks,
-        stage=stage,
-        destination=destination,
-    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 from functools import lru_cache
 from html import escape
@@ -11,11 +12,14 @@ from django.core.mail import EmailMultiAlternatives
 
 from course.vocabulary import Destination, Kind, LicensePlan, PayNeed, Profession, Stage
 from lessons import sections
-from lessons.rendering import render_lesson
+from lessons.rendering import Block, render_lesson
 from subscribers.models import Delivery, Reply, Subscriber
+from subscribers.plan import summary
 from subscribers.readers.addresses import reply_address, unsubscribe_address
 from subscribers.readers.course_time import clock_of
-from subscribers.readers.links import preferences_url, unsubscribe_url
+from subscribers.readers.links import plan_url, preferences_url, unsubscribe_url
+
+PLAN_PLACEHOLDER = re.compile(r"\{\{\s*your_plan\s*\}\}")
 
 
 def sender_domain() -> str:
@@ -32,8 +36,11 @@ def delivery_message_id(delivery: Delivery) -> str:
     return f"<delivery-{delivery.pk}.{delivery.subscriber.course.slug}@{sender_domain()}>"
 
 
-def placeholder_values(subscriber: Subscriber, now) -> dict[str, str]:
+def placeholder_values(subscriber: Subscriber, now, *, your_plan: Block | None = None) -> dict[str, str | Block]:
+    """Each placeholder's value for this reader. `{{ your_plan }}` is their whole plan when given
+    (the welcome, `read_ahead`), otherwise a link to today's plan (the archive's copy)."""
     return {
+        "your_plan": your_plan or summary.plan_link_block(plan_url(subscriber)),
         "first_name": subscriber.first_name or "there",
         "destination_name": Destination(subscriber.destination).label.lower()
         if subscriber.destination != Destination.UNDECIDED
@@ -72,7 +79,7 @@ def reader_profile(subscriber: Subscriber) -> dict[str, str]:
 def lesson_email(delivery: Delivery, now) -> EmailMultiAlternatives:
     """A course email (welcome, lesson, check-in, milestone, completion) for one delivery."""
     subscriber, _version = delivery.subscriber, delivery.version
-    rendered = rendered_version(delivery).personalise(placeholder_values(subscriber, now))
+    rendered = rendered_version(delivery).personalise(_values_for(delivery, now))
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -129,8 +136,10 @@ def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMulti
     message.merge_data, message.merge_headers, message.merge_metadata = {}, {}, {}
     for delivery in deliveries:
         subscriber = delivery.subscriber
-        values = placeholder_values(subscriber, now)
-        message.merge_data[subscriber.email] = values | {f"{k}_html": escape(v) for k, v in values.items()}
+        values = _values_for(delivery, now)
+        message.merge_data[subscriber.email] = {k: str(v) for k, v in values.items()} | {
+            f"{k}_html": v.html if isinstance(v, Block) else escape(v) for k, v in values.items()
+        }
         headers = list_headers(delivery)
         del headers["List-Id"], headers["List-Unsubscribe-Post"]
         if delivery.lesson.kind == Kind.CHECKIN:
@@ -138,6 +147,19 @@ def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMulti
         message.merge_headers[subscriber.email] = headers
         message.merge_metadata[subscriber.email] = {"delivery": str(delivery.pk)}
     return message
+
+
+def read_ahead(delivery: Delivery, now) -> None:
+    """Read what building this delivery's message needs beyond its rows (the welcome's plan), so
+    the message can then be built where nothing is read from the database (drip's sending thread)."""
+    if PLAN_PLACEHOLDER.search(delivery.version.body):
+        delivery.your_plan = summary.plan_block(delivery.subscriber, plan_url(delivery.subscriber), now)
+
+
+def _values_for(delivery: Delivery, now) -> dict[str, str | Block]:
+    if not hasattr(delivery, "your_plan"):
+        read_ahead(delivery, now)
+    return placeholder_values(delivery.subscriber, now, your_plan=getattr(delivery, "your_plan", None))
 
 
 def rendered_version(delivery: Delivery, profile: dict[str, str] | None = None):

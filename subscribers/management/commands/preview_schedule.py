@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
 from subscribers.models import Subscriber
-from subscribers.sending import drip
+from subscribers.plan.coming import preview_for
 
 
 class Command(BaseCommand):
@@ -44,7 +44,7 @@ class Command(BaseCommand):
             + ("\npaused: shown as if resumed now; nothing is sent while paused" if reader.paused_at else "")
         )
         rows = [("local time", "wk", "mo", "kind", "lesson", "why")]
-        for slot in drip.preview_for(reader, weeks=weeks, stage=stage, destination=destination):
+        for slot in preview_for(reader, weeks=weeks, stage=stage, destination=destination):
             local = slot.at.astimezone(zone(reader.time_zone))
             lesson = slot.lesson
             rows.append(
