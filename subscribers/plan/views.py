@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from subscribers.plan import plan
+from subscribers.plan import plan, worksheet
 from subscribers.readers.links import preferences_url, subscriber_for_token
 
 
@@ -16,4 +16,5 @@ def your_plan(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return render(request, "subscribers/preferences_invalid.html", status=404)
     context = {"plan": plan.build(subscriber), "preferences_url": preferences_url(subscriber)}
+    context["pay_worksheet"] = worksheet.build(subscriber)
     return render(request, "subscribers/plan.html", context)
