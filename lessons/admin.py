@@ -13,8 +13,8 @@ from course.models import Course
 from course.vocabulary import ANY, Destination, Stage
 from lessons import sections
 from lessons.catalogue import Catalogue
-from lessons.importing import add_version, lesson_as_file, lesson_file_of
-from lessons.models import Lesson, LessonVersion, Source
+from lessons.importing import add_version
+from lessons.models import Lesson, LessonVersion
 from lessons.previews import render_draft, send_test
 from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, unknown_placeholders, unsafe_placeholders
 
@@ -75,7 +75,7 @@ class LessonForm(forms.ModelForm):
 
 class LessonVersionInline(admin.TabularInline):
     model = LessonVersion
-    fields = ["number", "subject", "created_at", "provenance", "sent"]
+    fields = ["number", "subject", "created_at", "sent"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -95,8 +95,8 @@ class LessonAdmin(admin.ModelAdmin):
     form = LessonForm
     change_form_template = "admin/lessons/lesson/change_form.html"
     change_list_template = "admin/lessons/lesson/change_list.html"
-    list_display = ["slug", "subject", "course", "kind", "stage", "month", "order", "version", "live"]
-    list_filter = ["course", "kind", "stage", "month", ("retired_at", admin.EmptyFieldListFilter)]
+    list_display = ["slug", "subject", "course", "kind", "stage", "month", "order", "version"]
+    list_filter = ["course", "kind", "stage", "month"]
     search_fields = ["slug", "versions__subject"]
     list_select_related = ["current_version", "course"]
     inlines = [LessonVersionInline]
@@ -109,10 +109,6 @@ class LessonAdmin(admin.ModelAdmin):
     def subject(self, lesson: Lesson) -> str:
         return lesson.current_version.subject if lesson.current_version else ""
 
-    @admin.display(description="planned", boolean=True)
-    def live(self, lesson: Lesson) -> bool:
-        return lesson.retired_at is None
-
     @admin.display(description="version")
     def version(self, lesson: Lesson) -> str:
         return f"v{lesson.current_version.number}" if lesson.current_version else "-"
@@ -122,24 +118,16 @@ class LessonAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         subject, body = form.cleaned_data["subject"], form.cleaned_data["body"].replace("\r\n", "\n")
         current = obj.current_version
-        front_matter = lesson_file_of(obj).front_matter()
-        if current is None or (current.subject, current.body, current.front_matter) != (subject, body, front_matter):
-            version = add_version(obj, subject, body, front_matter=front_matter, source=Source.ADMIN,
-                                  edited_by=request.user)  # fmt: skip
+        if current is None or (current.subject, current.body) != (subject, body):
+            version = add_version(obj, subject, body)
             if current is not None:
-                messages.info(
-                    request,
-                    f"Saved as version {version.number}; version {current.number} is kept. Importing the lesson "
-                    f"files will not replace this edit (it refuses, naming the lesson) unless forced: download "
-                    f"the file below to put the edit in {obj.file_name or obj.slug + '.md'}.",
-                )
+                messages.info(request, f"Saved as version {version.number}; version {current.number} is kept.")
 
     def get_urls(self):
         view = self.admin_site.admin_view
         own = [
             path("<int:pk>/preview/", view(self.preview_view), name="lessons_lesson_preview"),
             path("<int:pk>/send-test/", view(self.send_test_view), name="lessons_lesson_send_test"),
-            path("<int:pk>/file/", view(self.file_view), name="lessons_lesson_file"),
             path("course-map/", view(self.course_map_view), name="lessons_lesson_course_map"),
         ]
         return own + super().get_urls()
@@ -171,15 +159,6 @@ class LessonAdmin(admin.ModelAdmin):
         send_test(lesson, subject, body, request.user.email)
         messages.success(request, f"Test sent to {request.user.email}.")
         return redirect(back)
-
-    def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """The current version as its markdown file (the imported file byte for byte while unchanged)."""
-        lesson = get_object_or_404(Lesson.objects.select_related("current_version"), pk=pk)
-        if not self.has_view_permission(request, lesson) or lesson.current_version is None:
-            return redirect(reverse("admin:lessons_lesson_changelist"))
-        response = HttpResponse(lesson_as_file(lesson).encode("utf-8"), content_type="text/markdown; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{lesson.slug}.md"'
-        return response
 
     def course_map_view(self, request: HttpRequest) -> HttpResponse:
         courses = list(Course.objects.all())

@@ -62,11 +62,15 @@ class SubscriberAdmin(admin.ModelAdmin):
     search_fields = ["email", "first_name"]
     readonly_fields = [
         "enrolled_at", "paused_at", "paused_slots", "stage_reported_at", "next_send_at", "created_at", "updated_at",
-        "coming_emails"
+        "link_generation", "coming_emails"
     ]  # fmt: skip
     inlines = [PaymentInline, DeliveryInline, EventInline]
+    actions = ["sign_out_links"]
     # Reader state changes only through subscribers.readers.changes (audited); the rest saves as is.
     STATE_FIELDS = (
+        "email",
+        "profession",
+        "specialty",
         "stage",
         "destination",
         "license_plan",
@@ -90,6 +94,12 @@ class SubscriberAdmin(admin.ModelAdmin):
         reader = Subscriber.objects.get(pk=obj.pk)
         actor, why = f"admin:{request.user.get_username()}", "changed in the admin"
         try:
+            if "email" in wanted:  # signs out every link sent to the old address
+                changes.change_email(reader, wanted["email"], actor=actor, why=why)
+            if "profession" in wanted:
+                changes.change_profession(reader, wanted["profession"], actor=actor, why=why)
+            if "specialty" in wanted:
+                changes.change_specialty(reader, wanted["specialty"], actor=actor, why=why)
             if "stage" in wanted:
                 changes.change_stage(reader, wanted["stage"], actor=actor, why=why)
             if "destination" in wanted:
@@ -108,6 +118,16 @@ class SubscriberAdmin(admin.ModelAdmin):
         except ChangeRefused as exc:
             messages.error(request, f"Not changed: {exc}")
         obj.refresh_from_db()
+
+    @admin.action(description="Sign out every link (preferences, plan, archive; unsubscribe still works)")
+    def sign_out_links(self, request, queryset) -> None:
+        actor = f"admin:{request.user.get_username()}"
+        for reader in queryset:
+            changes.revoke_links(reader, actor=actor, why="signed out in the admin")
+        self.message_user(
+            request,
+            f"Signed out every link of {len(queryset)} reader(s); each can get a fresh one on an expired link's page.",
+        )
 
     @admin.display(description="coming emails (what the planner will send, and why)")
     def coming_emails(self, subscriber: Subscriber) -> str:

@@ -213,3 +213,81 @@ def test_the_simulation_report_fits_a_phone(site, page, tmp_path):
     page.goto(report.as_uri())
     assert page.get_by_role("heading", level=1).is_visible()
     assert fits_a_phone(page, "simulation-report-phone")
+
+
+def test_an_expired_link_brings_a_fresh_one_and_the_reader_changes_stage_profile_and_address(site, page):
+    """The expired-link page, its fresh link, the stage / profile / address forms and the new
+    address's confirmation, each screenshotted at desktop and phone widths."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from course.models import Course
+    from subscribers.readers.enrolment import Intake, enroll
+    from subscribers.readers.links import preferences_url
+
+    def local(url: str) -> str:
+        return url.replace("http://127.0.0.1:8000", site)
+
+    def fits(name: str) -> None:
+        screenshots(page, name)
+        page.set_viewport_size(PHONE)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{name} fits a phone"
+        page.set_viewport_size(DESKTOP)
+
+    course = Course.objects.get(slug="clinical-to-non-clinical")
+    reader = enroll(
+        course,
+        Intake(
+            email="rosa@example.com", first_name="Rosa", destination="payer", time_zone="America/Denver", send_hour=7
+        ),
+        actor="test",
+        why="browser test",
+    )
+    drip.send_delivery(drip.tick(queue=False).delivery_ids[0])
+    month_old = preferences_url(reader, timezone.now() - timedelta(days=31))
+
+    page.goto(local(month_old))
+    assert page.get_by_role("heading", level=1).inner_text() == "This link has expired"
+    fits("link-expired")
+    page.get_by_label("Your email address").fill("rosa@example.com")
+    page.get_by_role("button", name="Send me a fresh link").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Check your inbox"
+    fits("fresh-link-sent")
+
+    fresh = outbox_to("rosa@example.com")[-1]
+    assert fresh.subject == "Your link to your Clinical to non-clinical preferences"
+    page.goto(local(re.search(r"http://\S+/p/\S+/", fresh.text)[0]))
+    assert page.get_by_role("heading", level=1).inner_text() == "Your course preferences"
+    fits("preferences-all")
+
+    page.get_by_label("4. Interviewing").check()
+    page.get_by_role("button", name="Save stage").click()
+    assert "Your stage is now 4, Interviewing" in page.get_by_role("status").inner_text()
+
+    page.get_by_label("Your profession").select_option("rn")
+    page.get_by_label("Current role and specialty").fill("ICU nurse")
+    page.get_by_label("Keep it active").check()
+    page.get_by_role("button", name="Save answers").click()
+    assert "Saved your profession, role and specialty and license" in page.get_by_role("status").inner_text()
+
+    page.get_by_label("New email address").fill("rosa.m@example.org")
+    page.get_by_role("button", name="Send the link").click()
+    assert "We sent a link to rosa.m@example.org" in page.get_by_role("status").inner_text()
+    old_link = page.url
+
+    (confirm,) = outbox_to("rosa.m@example.org")
+    page.goto(local(re.search(r"http://\S+/address/\S+/", confirm.text)[0]))
+    assert page.get_by_role("heading", level=1).inner_text() == "Use this address for your course?"
+    fits("new-address-confirm")
+    page.get_by_role("button", name="Yes, send my course here").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Your course now comes here"
+    fits("new-address-done")
+
+    page.goto(old_link)
+    assert page.get_by_role("heading", level=1).inner_text() == "This link has been signed out"
+    fits("link-signed-out")
+    reader.refresh_from_db()
+    assert (reader.email, reader.stage, reader.profession, reader.specialty, reader.license_plan) == (
+        "rosa.m@example.org", "interviewing", "rn", "ICU nurse", "keep"
+    )  # fmt: skip

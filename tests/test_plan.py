@@ -55,12 +55,13 @@ def test_the_plan_changes_the_moment_an_answer_changes(db):
 
 
 def test_every_course_email_links_the_plan(db):
-    with time_machine.travel(datetime(2026, 3, 2, 14, tzinfo=UTC), tick=False):
+    sent = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    with time_machine.travel(sent, tick=False):
         reader = _reader()
         drip.send_delivery(drip.tick(queue=False).delivery_ids[0])
     (welcome,) = outbox_to("ines@example.com")
-    assert f"Your plan: {plan_url(reader)}" in welcome.text
-    assert f'href="{plan_url(reader)}"' in welcome.html
+    assert f"Your plan: {plan_url(reader, sent)}" in welcome.text  # the link issued with the send
+    assert f'href="{plan_url(reader, sent)}"' in welcome.html
 
 
 def test_a_changed_plan_link_is_a_clear_404(db):

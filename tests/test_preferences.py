@@ -18,7 +18,7 @@ from course.schedule import zone
 from subscribers.models import Delivery, Event, Subscriber
 from subscribers.readers import changes
 from subscribers.readers.addresses import unsubscribe_address
-from subscribers.readers.links import preferences_url
+from subscribers.readers.links import preferences_url, unsubscribe_url
 from subscribers.sending import drip, esp_payloads
 from tests.conftest import AUTH, outbox_to
 
@@ -43,7 +43,7 @@ def test_every_course_email_carries_one_click_unsubscribe_list_id_and_our_messag
 
     urls = re.findall(r"<([^>]+)>", welcome.headers["List-Unsubscribe"])
     assert urls == [
-        f"{preferences_url(alice)}unsubscribe/",
+        unsubscribe_url(alice),
         f"mailto:{unsubscribe_address(alice.pk)}?subject=unsubscribe",
     ]
     assert urls[0].startswith("https://course.example.com/p/")
@@ -256,3 +256,32 @@ def test_a_suppressed_reader_sees_why_and_cannot_resume(alice):
     assert b"That cannot be changed: the reader is suppressed." in response.content
     alice.refresh_from_db()
     assert alice.status == "suppressed"
+
+
+@pytest.mark.parametrize(
+    "away", [timedelta(hours=1), timedelta(days=1), timedelta(days=3), timedelta(days=5, hours=23), timedelta(days=9)]
+)
+def test_resuming_after_unsubscribing_never_brings_two_emails_within_six_days(alice, away):
+    """Away, she moved her email to the next day; coming back still leaves six days after the last one."""
+    welcome_for(alice)
+    last = Delivery.objects.get(subscriber=alice).sent_at
+    Client().post(path_of(unsubscribe_url(alice)), {"List-Unsubscribe": "One-Click"})
+    with time_machine.travel(last + away, tick=False):
+        tomorrow = (timezone.now().astimezone(zone(alice.time_zone)) + timedelta(days=1)).weekday()
+        client = Client(enforce_csrf_checks=True)
+        url, csrf = page_form(client, alice)
+        timing = {"action": "timing", "send_weekday": str(tomorrow), "send_hour": "8", "time_zone": alice.time_zone}
+        client.post(url, {**timing, "csrfmiddlewaretoken": csrf})
+        response = client.post(url, {"action": "resume", "csrfmiddlewaretoken": csrf}, follow=True)
+        assert b"Your course is back on" in response.content
+
+    alice.refresh_from_db()
+    local = alice.next_send_at.astimezone(zone(alice.time_zone))
+    assert (local.weekday(), local.hour, local.minute) == (tomorrow, 8, 0), "at her new weekly time"
+    assert alice.next_send_at - last >= timedelta(days=6)
+    assert alice.next_send_at - max(last + timedelta(days=6), last + away) <= timedelta(days=7, hours=13)
+    with time_machine.travel(alice.next_send_at, tick=False):
+        (delivery_id,) = drip.tick(queue=False).delivery_ids
+        assert drip.send_delivery(delivery_id) == "sent"
+    sent = list(Delivery.objects.filter(subscriber=alice).order_by("sent_at").values_list("sent_at", flat=True))
+    assert len(sent) == 2 and sent[1] - sent[0] >= timedelta(days=6)

@@ -6,15 +6,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from subscribers.plan import plan, worksheet
-from subscribers.readers.links import preferences_url, subscriber_for_token
+from subscribers.plan import plan
+from subscribers.preferences.views import link_refused
+from subscribers.readers.links import link_url, open_link
 
 
 @require_GET
 def your_plan(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = subscriber_for_token(token)
-    if subscriber is None:
-        return render(request, "subscribers/preferences_invalid.html", status=404)
-    context = {"plan": plan.build(subscriber), "preferences_url": preferences_url(subscriber)}
-    context["pay_worksheet"] = worksheet.build(subscriber)
+    opened = open_link(token)
+    if not opened.is_open:  # expired, signed out or not ours: the preferences pages' answer
+        return link_refused(request, opened)
+    subscriber = opened.subscriber
+    # The way to preferences carries this same link: the plan page never hands out a newer one.
+    context = {"plan": plan.build(subscriber), "preferences_url": link_url(token)}
     return render(request, "subscribers/plan.html", context)

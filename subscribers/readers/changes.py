@@ -1,5 +1,5 @@
 """Every change to a reader's state, in one place: the only code that sets a reader's `status`,
-`stage`, `destination`, `paused_*` or `next_send_at`.
+`stage`, `destination`, profile, `email`, `link_generation`, `paused_*` or `next_send_at`.
 
 Each function for one reader locks the reader's row, changes it, and writes an audit row in the
 same transaction, and returns the Change made (None when there was nothing to change). Replies,
@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from course.schedule import is_time_zone, local_weekday, paused_slots
-from course.vocabulary import Destination, LicensePlan, PayNeed, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
 from subscribers.models import Event, Subscriber
 from subscribers.readers import audit
 from subscribers.readers.course_time import next_slot_of, timing_of
@@ -36,6 +36,8 @@ TRACK_CHANGES = {
     "destination": What.DESTINATION_CHANGED,
     "license_plan": What.LICENSE_PLAN_CHANGED,
     "pay_need": What.PAY_NEED_CHANGED,
+    "profession": What.PROFESSION_CHANGED,
+    "specialty": What.SPECIALTY_CHANGED,
 }
 # A reader in one of these can be moved between them; refunded, suppressed and completed are final here.
 MOVABLE = {Status.ACTIVE, Status.PAUSED, Status.UNSUBSCRIBED}
@@ -50,7 +52,7 @@ class ChangeRefused(ValueError):
 
 @dataclass(frozen=True)
 class Change:
-    what: str  # stage | destination | license_plan | pay_need | status | timing
+    what: str  # stage | destination | license_plan | pay_need | profession | specialty | status | timing | email
     before: str
     after: str
 
@@ -90,11 +92,34 @@ def change_pay_need(
     return _change_track("pay_need", PayNeed.values, subscriber, need, actor=actor, why=why, now=now)
 
 
-def _change_track(
-    what: str, allowed: list[str], subscriber: Subscriber, value: str, *, actor: str, why: str, now: datetime | None
+def change_profession(
+    subscriber: Subscriber, profession: str, *, actor: str, why: str, now: datetime | None = None
 ) -> Change | None:
-    """Set the reader's stage, destination or a profile answer; the planner follows it from the next email."""
-    if value not in allowed:
+    """The reader's licensed profession ("" when they have not said); lessons target it."""
+    allowed = [*Profession.values, ""]
+    return _change_track("profession", allowed, subscriber, profession, actor=actor, why=why, now=now)
+
+
+SPECIALTY_MAX_LENGTH = Subscriber._meta.get_field("specialty").max_length
+
+
+def change_specialty(
+    subscriber: Subscriber, specialty: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """The reader's role and specialty in their own words ("ICU nurse"), spaces tidied."""
+    specialty = " ".join(specialty.split())
+    if len(specialty) > SPECIALTY_MAX_LENGTH:
+        raise ChangeRefused(f"the specialty is longer than {SPECIALTY_MAX_LENGTH} characters")
+    return _change_track("specialty", None, subscriber, specialty, actor=actor, why=why, now=now)
+
+
+def _change_track(
+    what: str, allowed: list[str] | None, subscriber: Subscriber, value: str, *, actor: str, why: str,
+    now: datetime | None,
+) -> Change | None:  # fmt: skip
+    """Set the reader's stage, destination or a profile answer; the planner follows it from the next email.
+    `allowed` None: any text."""
+    if allowed is not None and value not in allowed:
         raise ChangeRefused(f"unknown {what} {value!r}")
     with transaction.atomic():
         _locked(subscriber)
@@ -133,7 +158,8 @@ def move_status(
             if subscriber.paused_at is not None:
                 subscriber.paused_slots += paused_slots(subscriber.paused_at, now, timing_of(subscriber))
             subscriber.paused_at = None
-            subscriber.next_send_at = next_slot_of(subscriber, now)
+            # The weekly slot may have moved while away: coming back never brings two emails within six days.
+            subscriber.next_send_at = next_slot_of(subscriber, max(now, _last_sent(subscriber) + MIN_WEEKLY_GAP))
         subscriber.status = status
         subscriber.save(update_fields=["status", "paused_at", "paused_slots", "next_send_at", "updated_at"])
         audit.record(
@@ -168,7 +194,8 @@ def revert(
         if getattr(subscriber, change.what) != change.after:
             return None
         setters = {"stage": change_stage, "destination": change_destination, "license_plan": change_license_plan,
-                   "pay_need": change_pay_need, "status": move_status}  # fmt: skip
+                   "pay_need": change_pay_need, "profession": change_profession, "specialty": change_specialty,
+                   "status": move_status}  # fmt: skip
         return setters[change.what](subscriber, change.before, actor=actor, why=why, now=now)
 
 
@@ -220,6 +247,50 @@ def change_timing(
         subscriber.save(update_fields=["time_zone", "send_hour", "send_weekday", "next_send_at", "updated_at"])
         audit.record(subscriber, What.TIMING_CHANGED, before=before, after=after, why=why, actor=actor, at=now)
     return Change("timing", before, after)
+
+
+def ask_for_new_email(subscriber: Subscriber, email: str, *, actor: str, why: str, now: datetime | None = None) -> None:
+    """Note that a confirmation link went to `email` (audited; nothing about the reader changes
+    until change_email). Refused for the reader's own address."""
+    if email == subscriber.email:
+        raise ChangeRefused("that is already the course's address")
+    audit.record(subscriber, What.EMAIL_CHANGE_REQUESTED, before=subscriber.email, after=email, why=why,
+                 actor=actor, at=now)  # fmt: skip
+
+
+def change_email(
+    subscriber: Subscriber, email: str, *, actor: str, why: str, now: datetime | None = None
+) -> Change | None:
+    """The course goes to `email` from the next email on. Every link signed for the reader so far
+    stops opening pages (the unsubscribe links go on working): they were sent to the old address."""
+    email = email.strip().lower()
+    with transaction.atomic():
+        _locked(subscriber)
+        if subscriber.email == email:
+            return None
+        if Subscriber.objects.filter(course=subscriber.course_id, email=email).exclude(pk=subscriber.pk).exists():
+            raise ChangeRefused(f"{email} already receives this course")
+        change = Change("email", subscriber.email, email)
+        subscriber.email = email
+        subscriber.link_generation += 1
+        subscriber.save(update_fields=["email", "link_generation", "updated_at"])
+        audit.record(subscriber, What.EMAIL_CHANGED, before=change.before, after=change.after, why=why, actor=actor,
+                     at=now)  # fmt: skip
+    return change
+
+
+def revoke_links(subscriber: Subscriber, *, actor: str, why: str, now: datetime | None = None) -> Change:
+    """Sign out every link sent to the reader so far: preferences, plan and archive links stop
+    opening (each expired-link page offers a fresh one by email); unsubscribe links still work."""
+    with transaction.atomic():
+        _locked(subscriber)
+        before = subscriber.link_generation
+        subscriber.link_generation += 1
+        subscriber.save(update_fields=["link_generation", "updated_at"])
+        change = Change("link_generation", str(before), str(subscriber.link_generation))
+        audit.record(subscriber, What.LINKS_REVOKED, before=before, after=subscriber.link_generation, why=why,
+                     actor=actor, at=now)  # fmt: skip
+    return change
 
 
 def timing(subscriber: Subscriber) -> str:

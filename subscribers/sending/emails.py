@@ -17,7 +17,7 @@ from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.plan import summary
 from subscribers.readers.addresses import reply_address, unsubscribe_address
 from subscribers.readers.course_time import clock_of
-from subscribers.readers.links import plan_url, preferences_url, unsubscribe_url
+from subscribers.readers.links import ADDRESS_LINK_MAX_AGE, max_age, plan_url, preferences_url, unsubscribe_url
 
 PLAN_PLACEHOLDER = re.compile(r"\{\{\s*your_plan\s*\}\}")
 
@@ -47,7 +47,7 @@ def placeholder_values(subscriber: Subscriber, now, *, your_plan: Block | None =
         else "the destination you choose",
         "stage_name": Stage(subscriber.stage).label.lower(),
         "course_month": str(clock_of(subscriber).month(now)),
-        "preferences_url": preferences_url(subscriber),
+        "preferences_url": preferences_url(subscriber, now),
         "profession_name": PROFESSION_NAMES.get(subscriber.profession, "clinician"),
         "specialty": subscriber.specialty or "your specialty",
         "license_plan": LicensePlan(subscriber.license_plan).label.lower(),
@@ -308,3 +308,82 @@ def course_stopped(subscriber: Subscriber, why: str) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def _notice(to: str, subject: str, text: str, html: str) -> EmailMultiAlternatives:
+    """A one-off note about the reader's links or address (not a course email: no List-Unsubscribe)."""
+    message = EmailMultiAlternatives(
+        subject=subject[:200],
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def fresh_link(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """Asked for on the expired-link page: the reader's preferences and plan, with links that work again."""
+    course, url, plan = subscriber.course.title, preferences_url(subscriber), plan_url(subscriber)
+    name, days = subscriber.first_name or "there", max_age().days
+    text = (
+        f"Hi {name},\n\n"
+        f"Here is a fresh link to your {course} preferences (pause, track, stage, time, email address, "
+        f"and every lesson you have been sent):\n{url}\n\n"
+        f"Your plan: {plan}\n\n"
+        f"These links work for {days} days; every course email brings new ones.\n\n"
+        f"Did not ask for this? Someone typed your address on our site. Nothing has changed; "
+        f"you can ignore this email.\n"
+    )
+    html = (
+        f"<p>Hi {escape(name)},</p>"
+        f'<p><a href="{escape(url)}">Your {escape(course)} preferences</a>: pause, track, stage, time, email '
+        f"address, and every lesson you have been sent.</p>"
+        f'<p><a href="{escape(plan)}">Your plan</a></p>'
+        f"<p>These links work for {days} days; every course email brings new ones.</p>"
+        f"<p>Did not ask for this? Someone typed your address on our site. Nothing has changed; you can ignore "
+        f"this email.</p>"
+    )
+    return _notice(subscriber.email, f"Your link to your {course} preferences", text, html)
+
+
+def confirm_new_address(subscriber: Subscriber, email: str, url: str) -> EmailMultiAlternatives:
+    """To the address a reader asked their course to move to: nothing changes until it is confirmed here.
+    It does not name the reader's current address (whoever reads this may not be them)."""
+    course = subscriber.course.title
+    text = (
+        f"Hi,\n\n"
+        f"Someone, probably you, asked for the {course} course emails to come to this address ({email}).\n\n"
+        f"To confirm, open this link and press the button on the page:\n{url}\n\n"
+        f"The link works for {ADDRESS_LINK_MAX_AGE.days} days. Until you confirm, nothing changes.\n"
+        f"Not you? Ignore this email; nothing will be sent here.\n"
+    )
+    html = (
+        f"<p>Hi,</p>"
+        f"<p>Someone, probably you, asked for the <strong>{escape(course)}</strong> course emails to come to this "
+        f"address ({escape(email)}).</p>"
+        f'<p><a href="{escape(url)}">Confirm this address</a> (open the link, then press the button on the page).</p>'
+        f"<p>The link works for {ADDRESS_LINK_MAX_AGE.days} days. Until you confirm, nothing changes.<br>"
+        f"Not you? Ignore this email; nothing will be sent here.</p>"
+    )
+    return _notice(email, f"Confirm your new address for {course}", text, html)
+
+
+def address_changed(subscriber: Subscriber, old_email: str) -> EmailMultiAlternatives:
+    """To the old address once a new one is confirmed, so a change the reader did not make is seen."""
+    course, support, name = subscriber.course.title, settings.SUPPORT_EMAIL, subscriber.first_name or "there"
+    text = (
+        f"Hi {name},\n\n"
+        f"Your {course} course emails now go to {subscriber.email}, confirmed from that address. "
+        f"Nothing more will be sent here, and the links in earlier emails no longer open your preferences.\n\n"
+        f"Not you? Write to {support} and we will put it right.\n"
+    )
+    html = (
+        f"<p>Hi {escape(name)},</p>"
+        f"<p>Your <strong>{escape(course)}</strong> course emails now go to <strong>{escape(subscriber.email)}"
+        f"</strong>, confirmed from that address. Nothing more will be sent here, and the links in earlier emails "
+        f"no longer open your preferences.</p>"
+        f'<p>Not you? Write to <a href="mailto:{escape(support)}">{escape(support)}</a> and we will put it right.</p>'
+    )
+    return _notice(old_email, f"Your {course} emails now go to a new address", text, html)
