@@ -20,6 +20,12 @@ class Course(models.Model):
     cadence_days = models.PositiveSmallIntegerField(default=7, help_text="7 = weekly.")
     checkin_interval_weeks = models.PositiveSmallIntegerField(default=4)
     checkin_months = models.JSONField(default=list, blank=True, help_text="Extra check-ins at these months.")
+    # The course's own stages and destinations (course.yaml); empty = the built-in vocabulary.
+    vocabulary = models.JSONField(default=dict, blank=True)
+    # course.yaml exactly as last imported, and the folder's other files lessons are read with
+    # (snippets, figures; {relative path: text}), so export writes the folder back byte for byte.
+    file_text = models.TextField(blank=True)
+    support_files = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

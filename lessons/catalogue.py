@@ -20,7 +20,9 @@ def course_rules(course: Course) -> planner.Rules:
 
 @dataclass
 class Catalogue:
-    """Every course's current lessons (sorted for the planner), their versions and rules."""
+    """Every course's current lessons (sorted for the planner), their versions and rules. A
+    retired lesson (its file removed) is in `by_id`, so the history that holds it still reads
+    right, but not in `lessons`: it is never planned again."""
 
     lessons: dict[int, list[planner.LessonInfo]] = field(default_factory=dict)
     by_id: dict[int, planner.LessonInfo] = field(default_factory=dict)
@@ -33,15 +35,16 @@ class Catalogue:
         by_course: dict[int, list[planner.LessonInfo]] = defaultdict(list)
         rows = Lesson.objects.filter(current_version__isnull=False).values_list(
             "id", "course_id", "slug", "kind", "stage", "destinations", "month", "order", "current_version_id",
-            "professions", "license_plans", "pay_needs", "not_for", "essential_by", "trigger_stage",
+            "professions", "license_plans", "pay_needs", "not_for", "essential_by", "trigger_stage", "retired_at",
         )  # fmt: skip
         for (lesson_id, course_id, slug, kind, stage, destinations, month, order, version_id, professions,
-             license_plans, pay_needs, not_for, essential_by, trigger_stage) in rows:  # fmt: skip
+             license_plans, pay_needs, not_for, essential_by, trigger_stage, retired_at) in rows:  # fmt: skip
             info = planner.LessonInfo(
                 lesson_id, slug, kind, stage, tuple(destinations), month, order, tuple(professions),
                 tuple(license_plans), tuple(pay_needs), tuple(not_for), essential_by, trigger_stage,
             )  # fmt: skip
-            by_course[course_id].append(info)
+            if retired_at is None:
+                by_course[course_id].append(info)
             catalogue.by_id[lesson_id] = info
             catalogue.versions[lesson_id] = version_id
         catalogue.lessons = {course_id: planner.sort_catalogue(items) for course_id, items in by_course.items()}

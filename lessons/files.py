@@ -4,6 +4,7 @@ that read back to the same front matter and body."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,7 +16,7 @@ import yaml
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
 from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
-from lessons import sections
+from lessons import fileformat, sections
 from lessons.overlap import shared_passage_problems
 from lessons.rendering import (
     BLOCKS,
@@ -39,6 +40,10 @@ COURSE_FIELDS = ("slug", "title", "tagline", "price", "currency", "length_months
                  "checkin_interval_weeks", "checkin_months")  # fmt: skip
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CADENCES = {"weekly": 7}
+# Front matter lists: `any` alone and `[any]` mean the same; an absent optional field has its default.
+LIST_FIELDS = ("destinations", *TARGETING_FIELDS)
+FIELD_DEFAULTS = {"professions": [ANY], "license_plans": [ANY], "pay_needs": [ANY], "not_for": [],
+                  "essential_by": None, "trigger_stage": ""}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,12 @@ class LessonFile:
     not_for: list[str] = field(default_factory=list)
     essential_by: int | None = None
     trigger_stage: str = ""
+    text: str = ""  # the file exactly as read (line endings kept) and the SHA-256 of its bytes
+    sha256: str = ""
+
+    def front_matter(self) -> dict:
+        """Who gets it and when: the front matter without slug and subject (kept per version)."""
+        return {key: value for key, value in self.metadata().items() if key not in ("slug", "subject")}
 
     def metadata(self) -> dict:
         destinations: str | list[str] = ANY if self.destinations == [ANY] else list(self.destinations)
@@ -106,6 +117,7 @@ class CourseFile:
     cadence: str = "weekly"
     checkin_interval_weeks: int = 4
     checkin_months: list[int] = field(default_factory=list)
+    text: str = ""
     lessons: list[LessonFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -154,7 +166,8 @@ def read_course_folder(folder: Path, check_coverage: bool = False, check_overlap
 def _read_course_file(path: Path) -> CourseFile:
     course = CourseFile(path=path)
     try:
-        text = path.read_text(encoding="utf-8")
+        course.text = path.read_bytes().decode("utf-8")
+        text = course.text.replace("\r\n", "\n")
         data = yaml.safe_load(text) or {}
     except (OSError, UnicodeDecodeError) as exc:
         course.problems.append(Problem(path, 0, f"cannot read: {exc}"))
@@ -197,7 +210,8 @@ def _read_course_file(path: Path) -> CourseFile:
 
 def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8").replace("\r\n", "\n")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(path, 0, f"cannot read: {exc}"))
         return None
@@ -225,7 +239,8 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     lesson = LessonFile(
         path=path, slug=str(meta["slug"]), subject=str(meta["subject"] or "").strip(), kind=str(meta["kind"]),
         stage=str(meta["stage"]), destinations=[str(d) for d in destinations], month=meta["month"],
-        order=meta["order"], body=post.content, body_line=body_start,
+        order=meta["order"], body=post.content, body_line=body_start, text=raw.decode("utf-8"),
+        sha256=hashlib.sha256(raw).hexdigest(),
     )  # fmt: skip
 
     def report(key: str, message: str) -> None:
@@ -350,16 +365,101 @@ def coverage_problems(course: CourseFile) -> list[Problem]:
     ]  # fmt: skip
 
 
-def write_lesson(folder: Path, lesson: LessonFile) -> Path:
+def same_setting(key: str, before: object, after: object) -> bool:
+    """Whether two front matter (or course) values mean the same: `any` is `[any]`, "49.00" is 49.0."""
+    if key in LIST_FIELDS:
+        before = [before] if isinstance(before, str) else before
+        after = [after] if isinstance(after, str) else after
+    if key == "price":
+        try:
+            return Decimal(str(before)) == Decimal(str(after))
+        except InvalidOperation:
+            return False
+    if key == "subject":
+        return str(before or "").strip() == str(after or "").strip()
+    return before == after
+
+
+def reads_back(text: str, lesson: LessonFile) -> bool:
+    """Whether the file `text` reads back to exactly `lesson` (subject, body, front matter)."""
+    try:
+        post = frontmatter.loads(text.replace("\r\n", "\n"))
+    except yaml.YAMLError:
+        return False
+    meta, want = post.metadata, lesson.metadata()
+    return post.content == lesson.body and all(
+        same_setting(key, meta.get(key, FIELD_DEFAULTS.get(key)), want.get(key, FIELD_DEFAULTS.get(key)))
+        for key in {*meta, *want}
+    )
+
+
+def lesson_file_text(lesson: LessonFile, original: str = "", imported: LessonFile | None = None) -> str:
+    """The file for `lesson`: `original` (the file as imported, which read as `imported`) byte
+    for byte while the lesson is unchanged, else `original` with only what changed rewritten;
+    house style when there is no original. Comparing with `imported` rather than re-reading
+    `original` keeps a file whose body placed snippets or figures when it was read."""
+    if not original:
+        return fileformat.lesson_text(lesson.metadata(), lesson.body)
+    if imported is None:
+        if reads_back(original, lesson):
+            return original
+        return fileformat.lesson_text(lesson.metadata(), lesson.body, original, same_setting)
+    before, after = imported.metadata(), lesson.metadata()
+    default = FIELD_DEFAULTS.get
+    changed = {key for key in {*before, *after}
+               if not same_setting(key, before.get(key, default(key)), after.get(key, default(key)))}  # fmt: skip
+    if not changed and imported.body == lesson.body:
+        return original
+    settings = {**{key: value for key, value in before.items() if key not in changed}, **after}
+
+    def same(key: str, _was: object, _now: object) -> bool:
+        return key not in changed
+
+    body = None if imported.body == lesson.body else lesson.body
+    return fileformat.lesson_text(settings, body, original, same)
+
+
+def course_file_text(course: CourseFile, original: str = "") -> str:
+    """course.yaml for `course`: `original` byte for byte when it still reads back to the same
+    settings, else with only the changed settings rewritten."""
+    want = course.metadata()
+    try:
+        data = yaml.safe_load(original.replace("\r\n", "\n")) if original else None
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict):
+        defaults = course_defaults()
+        if all(same_setting(key, data.get(key, defaults.get(key)), want.get(key, defaults.get(key)))
+               for key in {*data, *want}):  # fmt: skip
+            return original
+        want = {key: value for key, value in want.items()
+                if key in data or not same_setting(key, value, defaults.get(key))}  # fmt: skip
+    return fileformat.settings_text(want, original, same_setting)
+
+
+def course_defaults() -> dict:
+    """What each course setting is when course.yaml leaves it out."""
+    return {key: value for key, value in CourseFile(path=Path()).metadata().items() if key not in ("slug", "title")}
+
+
+def write_text(path: Path, text: str) -> bool:
+    """Write `text` (its line endings as they are) unless the file already holds it; True if written."""
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.write_bytes(data)
+    return True
+
+
+def write_lesson(folder: Path, lesson: LessonFile, original: str = "") -> Path:
     path = folder / f"{lesson.slug}.md"
-    post = frontmatter.Post(lesson.body, **lesson.metadata())
-    path.write_text(frontmatter.dumps(post, sort_keys=False) + "\n", encoding="utf-8")
+    write_text(path, lesson_file_text(lesson, original))
     return path
 
 
-def write_course_file(folder: Path, course: CourseFile) -> Path:
+def write_course_file(folder: Path, course: CourseFile, original: str = "") -> Path:
     path = folder / COURSE_FILE
-    path.write_text(yaml.safe_dump(course.metadata(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write_text(path, course_file_text(course, original))
     return path
 
 

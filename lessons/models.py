@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -41,6 +42,19 @@ class Lesson(models.Model):
     current_version = models.ForeignKey(
         "LessonVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The lesson's file as last imported (name, SHA-256 of its bytes, its exact text): import
+    # compares against it, and export writes it back byte for byte while the lesson is unchanged.
+    file_name = models.CharField(max_length=200, blank=True)
+    file_hash = models.CharField(max_length=64, blank=True)
+    file_text = models.TextField(blank=True)
+    file_version = models.ForeignKey(
+        "LessonVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The version whose content the file as last imported holds.",
+    )  # fmt: skip
+    imported_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when its file was removed: no longer planned; history kept."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,13 +66,27 @@ class Lesson(models.Model):
         return self.slug
 
 
+class Source(models.TextChoices):
+    FILE = "file", "Lesson file"
+    ADMIN = "admin", "Admin editor"
+    UNRECORDED = "", "Not recorded"
+
+
 class LessonVersion(models.Model):
-    """An immutable subject + markdown body. Deliveries point at the version they sent."""
+    """An immutable subject + markdown body + front matter, and where it came from (a file and
+    its hash, or an admin user). Deliveries point at the version they sent."""
 
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     subject = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown.")
+    front_matter = models.JSONField(default=dict, blank=True, help_text="Who gets it and when, as in the file.")
+    source = models.CharField(max_length=10, choices=Source.choices, blank=True)
+    source_file = models.CharField(max_length=200, blank=True)
+    source_hash = models.CharField(max_length=64, blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,3 +95,12 @@ class LessonVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lesson.slug} v{self.number}"
+
+    @property
+    def provenance(self) -> str:
+        """Where this version came from, in a sentence fragment: "file welcome.md (sha256 1a2b3c4d)"."""
+        if self.source == Source.FILE:
+            return f"file {self.source_file} (sha256 {self.source_hash[:12]})"
+        if self.source == Source.ADMIN:
+            return f"admin editor, {self.edited_by.get_username() if self.edited_by else 'a deleted user'}"
+        return "not recorded (saved before sources were kept)"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import frontmatter
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from lessons.files import read_course_folder
-from lessons.importing import export_course, import_path
+from lessons.importing import add_version, export_course, import_path
 from tests.conftest import SHIPPED_CONTENT, TEST_COURSE
 
 
@@ -103,23 +102,44 @@ def test_validate_finds_weeks_where_a_path_has_nothing_to_send(tmp_path):
     assert any("gap: a reader staying at deciding on payer gets no email in weeks 3, 4, 5" in line for line in lines)
 
 
-def test_export_then_import_round_trips_every_shipped_lesson_without_loss(db, tmp_path):
-    (report,) = import_path(SHIPPED_CONTENT / "clinical-to-non-clinical")
-    export_course(report.course, tmp_path)
-    originals = sorted((SHIPPED_CONTENT / "clinical-to-non-clinical").glob("*.md"))
-    assert len(originals) == len(list(tmp_path.glob("*.md")))
-    # The export holds each lesson as it is sent: a snippet's line is written out as its text.
-    bodies = {lesson.slug: lesson.body for lesson in read_course_folder(originals[0].parent).lessons}
-    for original in originals:
-        before, after = frontmatter.load(original), frontmatter.load(tmp_path / original.name)
-        assert after.metadata == before.metadata, original.name
-        assert after.content == bodies[original.stem].strip(), original.name
-    assert (
-        read_course_folder(tmp_path).metadata()
-        == read_course_folder(SHIPPED_CONTENT / "clinical-to-non-clinical").metadata()
-    )
-    (again,) = import_path(tmp_path)
-    assert (again.created, again.new_versions) == (0, 0)
+def folder_files(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("course", ["clinical-to-non-clinical", "ae-after-layoff"])
+def test_export_of_an_unchanged_shipped_course_reproduces_its_files_byte_for_byte(db, tmp_path, course):
+    # The files as they are now (whoever last edited them), read once so an edit mid-test cannot race.
+    copy = tmp_path / "as-shipped"
+    shutil.copytree(SHIPPED_CONTENT / course, copy)
+    (report,) = import_path(copy)
+    export_course(report.course, tmp_path / "out")
+    assert folder_files(tmp_path / "out") == folder_files(copy)
+    (again,) = import_path(tmp_path / "out")
+    assert again.summary().endswith("up to date ({} lessons unchanged)".format(len(list(copy.glob("*.md")))))
+
+
+def test_export_after_an_edit_changes_only_that_lessons_file_and_only_what_changed(db, tmp_path):
+    copy = tmp_path / "course"
+    shutil.copytree(SHIPPED_CONTENT / "clinical-to-non-clinical", copy)
+    (copy / "payer-who-hires.md").write_bytes((copy / "payer-who-hires.md").read_bytes().replace(b"\n", b"\r\n"))
+    (report,) = import_path(copy)
+    before = folder_files(copy)
+    lesson = report.course.lessons.get(slug="payer-who-hires")
+    lesson.month += 1
+    lesson.save()
+    add_version(lesson, lesson.current_version.subject + " (revised)", lesson.current_version.body)
+
+    export_course(report.course, copy)
+
+    after = folder_files(copy)
+    assert [name for name in after if after[name] != before[name]] == ["payer-who-hires.md"]
+    old, new = before["payer-who-hires.md"].split(b"\r\n"), after["payer-who-hires.md"].split(b"\r\n")
+    assert len(old) == len(new)
+    changed = [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+    assert [a.split(b":")[0] for a, _ in changed] == [b"subject", b"month"]
+    assert changed[0][1].endswith(b' (revised)"')
+    (again,) = import_path(copy)
+    assert again.summary().endswith("up to date ({} lessons unchanged)".format(len(list(copy.glob("*.md")))))
 
 
 def test_course_map_prints_counts_and_fails_on_a_gap(db, tmp_path, capsys):

@@ -13,24 +13,37 @@ class Command(BaseCommand):
         "Import lesson files into the database. PATH is a course folder (holding course.yaml and "
         "one markdown file per lesson) or a folder of course folders, e.g. lessons/content. "
         "All or nothing: if any file has a problem nothing is imported and each problem is listed "
-        "as file:line: message. A changed subject or body becomes a new lesson version; earlier "
-        "versions are kept."
+        "as file:line: message. Only files changed since the last import are taken: a changed "
+        "lesson becomes a new version (earlier versions are kept), a new file a new lesson, a "
+        "removed file retires its lesson (no longer planned, history kept). A lesson edited in "
+        "the admin after its file's last import is refused (named, with what to do) unless "
+        "--force. Each lesson touched is named; --dry-run shows the same and writes nothing."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("path", type=Path, help="A course folder, or a folder of course folders.")
+        parser.add_argument("--dry-run", action="store_true", help="Show what would change; write nothing.")
+        parser.add_argument(
+            "--force", action="store_true", help="Replace admin edits newer than the files (kept in the history)."
+        )
 
-    def handle(self, *args, path: Path, **options) -> None:
+    def handle(self, *args, path: Path, dry_run: bool, force: bool, **options) -> None:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
         try:
-            reports = import_path(path)
+            reports = import_path(path, force=force, dry_run=dry_run)
         except LessonFileError as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             raise CommandError(f"nothing imported: {len(exc.problems)} problem(s) in the lesson files") from exc
+        if dry_run:
+            self.stdout.write("Dry run: what an import would do; nothing was written.")
         for report in reports:
-            self.stdout.write(
-                f"{report.course.slug}: {report.created} new lessons, {report.new_versions} new versions, "
-                f"{report.unchanged} unchanged"
+            for line in report.lines():
+                self.stdout.write(line)
+        refused = [change for report in reports for change in report.refused]
+        if refused:
+            self.stderr.write(
+                f"{len(refused)} lesson(s) refused to keep admin edits: "
+                f"{', '.join(change.slug for change in refused)} (see above; --force replaces them)"
             )
