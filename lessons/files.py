@@ -16,7 +16,7 @@ import yaml
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
 from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
-from lessons import fileformat, sections
+from lessons import fileformat, pay, sections
 from lessons.overlap import shared_passage_problems
 from lessons.rendering import (
     BLOCKS,
@@ -158,6 +158,7 @@ def read_course_folder(folder: Path, check_coverage: bool = False, check_overlap
     if check_overlap:
         course.problems.extend(Problem(*problem) for problem in shared_passage_problems(course.lessons))
     _place_snippets(folder, course)
+    _place_pay(folder, course)
     if check_coverage and not course.problems:
         course.problems.extend(coverage_problems(course))
     return course
@@ -341,6 +342,16 @@ def _place_snippets(folder: Path, course: CourseFile) -> None:
                 course.problems.append(Problem(path, number, f"unknown placeholder {placeholder}"))
     for lesson in course.lessons:
         lesson.body, unknown = place(lesson.body, snippets)
+        course.problems.extend(Problem(lesson.path, lesson.body_line + line, message) for line, message in unknown)
+
+
+def _place_pay(folder: Path, course: CourseFile) -> None:
+    """Put the figures of the course's pay file into the lesson bodies, with their sources (lessons.pay)."""
+    table, problems = pay.read_pay_file(folder / pay.PAY_FILE)
+    course.problems.extend(Problem(folder / pay.PAY_FILE, line, message) for line, message in problems)
+    for lesson in course.lessons:
+        course.problems.extend(Problem(lesson.path, 2, message) for message in pay.tag_problems(lesson.subject))
+        lesson.body, unknown = pay.place(lesson.body, table)
         course.problems.extend(Problem(lesson.path, lesson.body_line + line, message) for line, message in unknown)
 
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from subscribers.plan import plan
+from subscribers.plan import plan, worksheet
 from subscribers.preferences.views import link_refused
 from subscribers.readers.links import link_url, open_link
 
@@ -19,4 +19,5 @@ def your_plan(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = opened.subscriber
     # The way to preferences carries this same link: the plan page never hands out a newer one.
     context = {"plan": plan.build(subscriber), "preferences_url": link_url(token)}
+    context["pay_worksheet"] = worksheet.build(subscriber)
     return render(request, "subscribers/plan.html", context)

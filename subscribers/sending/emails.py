@@ -40,7 +40,7 @@ def placeholder_values(subscriber: Subscriber, now, *, your_plan: Block | None =
     """Each placeholder's value for this reader. `{{ your_plan }}` is their whole plan when given
     (the welcome, `read_ahead`), otherwise a link to today's plan (the archive's copy)."""
     return {
-        "your_plan": your_plan or summary.plan_link_block(plan_url(subscriber)),
+        "your_plan": your_plan or summary.plan_link_block(plan_url(subscriber, now)),
         "first_name": subscriber.first_name or "there",
         "destination_name": Destination(subscriber.destination).label.lower()
         if subscriber.destination != Destination.UNDECIDED
@@ -153,7 +153,7 @@ def read_ahead(delivery: Delivery, now) -> None:
     """Read what building this delivery's message needs beyond its rows (the welcome's plan), so
     the message can then be built where nothing is read from the database (drip's sending thread)."""
     if PLAN_PLACEHOLDER.search(delivery.version.body):
-        delivery.your_plan = summary.plan_block(delivery.subscriber, plan_url(delivery.subscriber), now)
+        delivery.your_plan = summary.plan_block(delivery.subscriber, plan_url(delivery.subscriber, now), now)
 
 
 def _values_for(delivery: Delivery, now) -> dict[str, str | Block]:
