@@ -12,12 +12,13 @@ from django.utils.html import format_html
 from course.coverage import course_map
 from course.models import Course
 from course.vocabulary import ANY, Destination, Stage
-from lessons import history, sections
+from lessons import history, sections, suggest
 from lessons.catalogue import Catalogue
+from lessons.files import placeholder_problem
 from lessons.importing import add_version, lesson_as_file, lesson_file_of
 from lessons.models import Lesson, LessonVersion, Source
 from lessons.previews import render_draft, send_test
-from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, unknown_placeholders, unsafe_placeholders
+from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, PLACEHOLDERS, unknown_placeholders, unsafe_placeholders
 
 
 def draft_problems(body: str) -> list[str]:
@@ -25,6 +26,7 @@ def draft_problems(body: str) -> list[str]:
     address, and unsound `::: for` sections (each with its line)."""
     found = [f"Placeholder {name} inside a link address: only {' and '.join(LINK_SAFE)} may stand there."
              for name in sorted(unsafe_placeholders(body))]  # fmt: skip
+    found += [f"Line {line + 1}: {message}." for line, message in suggest.url_problems(body)]
     return found + [f"Line {line + 1}: {message}." for line, message in sections.problems(body)]
 
 
@@ -65,7 +67,13 @@ class LessonForm(forms.ModelForm):
         text = f"{cleaned.get('subject', '')}\n{cleaned.get('body', '')}"
         unknown = unknown_placeholders(text)
         if unknown:
-            raise forms.ValidationError(f"Unknown placeholder: {', '.join(sorted(unknown))}.")
+            hints = [suggest.did_you_mean(name, PLACEHOLDERS) for name in sorted(unknown)]
+            hint = " ".join(
+                f"{name}: {h[0].upper()}{h[1:]}" for name, h in zip(sorted(unknown), hints, strict=True) if h
+            )
+            raise forms.ValidationError(
+                f"Unknown placeholder: {', '.join(sorted(unknown))}." + (f" {hint}" if hint else "")
+            )
         problems = draft_problems(cleaned.get("body", ""))
         if problems:
             raise forms.ValidationError(problems)
@@ -74,7 +82,11 @@ class LessonForm(forms.ModelForm):
         if course and links:
             known = set(Lesson.objects.filter(course=course, slug__in=links).values_list("slug", flat=True))
             if links - known:
-                raise forms.ValidationError(f"Link to unknown lesson: {', '.join(sorted(links - known))}.")
+                every = Lesson.objects.filter(course=course).values_list("slug", flat=True)
+                hints = " ".join(filter(None, (suggest.did_you_mean(slug, every) for slug in sorted(links - known))))
+                raise forms.ValidationError(
+                    f"Link to unknown lesson: {', '.join(sorted(links - known))}. {hints}".strip()
+                )
         return cleaned
 
 
@@ -165,7 +177,7 @@ class LessonAdmin(admin.ModelAdmin):
         rendered = render_draft(lesson, subject, body)
         return JsonResponse(
             {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
-             "problems": [f"unknown placeholder {name}" for name in sorted(unknown)] + draft_problems(body)}
+             "problems": [placeholder_problem(name) for name in sorted(unknown)] + draft_problems(body)}
         )  # fmt: skip
 
     def send_test_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -16,13 +16,14 @@ import yaml
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
 from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
-from lessons import fileformat, pay, sections
+from lessons import fileformat, pay, sections, suggest
 from lessons.overlap import shared_passage_problems
 from lessons.rendering import (
     BLOCKS,
     LESSON_LINK_RE,
     LINK_SAFE,
     PLACEHOLDER_RE,
+    PLACEHOLDERS,
     misplaced_blocks,
     unknown_placeholders,
     unsafe_placeholders,
@@ -185,7 +186,7 @@ def _read_course_file(path: Path) -> CourseFile:
             course.problems.append(Problem(path, 1, f"missing {key}"))
     unknown = sorted(set(data) - set(COURSE_FIELDS))
     for key in unknown:
-        course.problems.append(Problem(path, line.get(key, 1), f"unknown setting {key!r}"))
+        course.problems.append(Problem(path, line.get(key, 1), suggest.unknown("setting", key, COURSE_FIELDS, False)))
     try:
         course.slug, course.title = str(data.get("slug", "")), str(data.get("title", ""))
         course.tagline = str(data.get("tagline", ""))
@@ -234,7 +235,8 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
         problems.append(Problem(path, 1, f"front matter is missing {', '.join(missing)}"))
         return None
     for key in sorted(set(meta) - set(LESSON_FIELDS) - set(OPTIONAL_FIELDS)):
-        problems.append(Problem(path, line.get(key, 1), f"unknown front matter field {key!r}"))
+        fields = (*LESSON_FIELDS, *OPTIONAL_FIELDS)
+        problems.append(Problem(path, line.get(key, 1), suggest.unknown("front matter field", key, fields, False)))
     destinations = meta["destinations"]
     destinations = [destinations] if isinstance(destinations, str) else list(destinations or [])
     lesson = LessonFile(
@@ -258,7 +260,7 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
         allowed = TARGETING_VALUES[name] if name == "not_for" else [*TARGETING_VALUES[name], ANY]
         for value in values:
             if value not in allowed:
-                report(name, f"unknown {name} value {value!r} (one of {', '.join(allowed)})")
+                report(name, suggest.unknown(f"{name} value", value, allowed))
         setattr(lesson, name, list(values))
     if "essential_by" in meta:
         lesson.essential_by = meta["essential_by"]
@@ -270,7 +272,7 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     if "trigger_stage" in meta:
         lesson.trigger_stage = str(meta["trigger_stage"])
         if lesson.trigger_stage not in Stage.values:
-            report("trigger_stage", f"unknown stage {lesson.trigger_stage!r} (one of {', '.join(Stage.values)})")
+            report("trigger_stage", suggest.unknown("stage", lesson.trigger_stage, Stage.values))
 
     if not SLUG_RE.match(lesson.slug):
         report("slug", f"slug {lesson.slug!r} must be lowercase words joined by hyphens")
@@ -281,25 +283,25 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     elif len(lesson.subject) > 200 or "\n" in lesson.subject:
         report("subject", "subject must be one line of at most 200 characters")
     if lesson.kind not in Kind.values:
-        report("kind", f"unknown kind {lesson.kind!r} (one of {', '.join(Kind.values)})")
+        report("kind", suggest.unknown("kind", lesson.kind, Kind.values))
     if lesson.stage not in (*Stage.values, ANY):
-        report("stage", f"unknown stage {lesson.stage!r} (one of {', '.join(Stage.values)}, any)")
+        report("stage", suggest.unknown("stage", lesson.stage, [*Stage.values, ANY]))
     if not lesson.destinations:
         report("destinations", "destinations is empty (use 'any')")
     for destination in lesson.destinations:
         if destination not in (*Destination.values, ANY):
-            report("destinations", f"unknown destination {destination!r} (one of {', '.join(Destination.values)}, any)")
+            report("destinations", suggest.unknown("destination", destination, [*Destination.values, ANY]))
     if isinstance(lesson.month, bool) or not isinstance(lesson.month, int) or not 1 <= lesson.month <= 12:
         report("month", f"month must be a whole number from 1 to 12 (got {lesson.month!r})")
     if isinstance(lesson.order, bool) or not isinstance(lesson.order, int):
         report("order", f"order must be a whole number (got {lesson.order!r})")
     for name in sorted(unknown_placeholders(lesson.subject)):
-        report("subject", f"unknown placeholder {name}")
+        report("subject", placeholder_problem(name))
     for name in sorted(set(PLACEHOLDER_RE.findall(lesson.subject)) & set(BLOCKS)):
         report("subject", f"{{{{ {name} }}}} is a block and cannot stand in a subject")
     for number, body_line in enumerate(lesson.body.splitlines()):
         for name in sorted(unknown_placeholders(body_line)):
-            problems.append(Problem(path, body_start + number, f"unknown placeholder {name}"))
+            problems.append(Problem(path, body_start + number, placeholder_problem(name)))
         for name in sorted(misplaced_blocks(body_line)):
             problems.append(Problem(path, body_start + number, f"{{{{ {name} }}}} must stand on a line of its own"))
         for name in sorted(unsafe_placeholders(body_line)):
@@ -322,9 +324,13 @@ def _check_across_lessons(course: CourseFile) -> None:
         for number, body_line in enumerate(lesson.body.splitlines()):
             for target in LESSON_LINK_RE.findall(body_line):
                 if target not in slugs:
+                    message = f"link to unknown lesson {target!r}"
+                    hint = suggest.did_you_mean(target, slugs)
                     course.problems.append(
-                        Problem(lesson.path, lesson.body_line + number, f"link to unknown lesson {target!r}")
+                        Problem(lesson.path, lesson.body_line + number, f"{message}: {hint}" if hint else message)
                     )
+        for number, message in suggest.url_problems(lesson.body):
+            course.problems.append(Problem(lesson.path, lesson.body_line + number, message))
     if course.lessons and not any(lesson.kind == Kind.WELCOME for lesson in course.lessons):
         course.problems.append(Problem(course.path, 1, "the course has no welcome lesson"))
     if course.lessons and not any(lesson.kind == Kind.COMPLETION for lesson in course.lessons):
@@ -339,7 +345,7 @@ def _place_snippets(folder: Path, course: CourseFile) -> None:
         path = folder / "snippets" / f"{name}.md"
         for number, line in enumerate(text.splitlines(), start=1):
             for placeholder in sorted(unknown_placeholders(line)):
-                course.problems.append(Problem(path, number, f"unknown placeholder {placeholder}"))
+                course.problems.append(Problem(path, number, placeholder_problem(placeholder)))
     for lesson in course.lessons:
         lesson.body, unknown = place(lesson.body, snippets)
         course.problems.extend(Problem(lesson.path, lesson.body_line + line, message) for line, message in unknown)
@@ -353,6 +359,12 @@ def _place_pay(folder: Path, course: CourseFile) -> None:
         course.problems.extend(Problem(lesson.path, 2, message) for message in pay.tag_problems(lesson.subject))
         lesson.body, unknown = pay.place(lesson.body, table)
         course.problems.extend(Problem(lesson.path, lesson.body_line + line, message) for line, message in unknown)
+
+
+def placeholder_problem(name: str) -> str:
+    """The problem with an unknown placeholder, e.g. unknown placeholder first_nmae: did you mean first_name?"""
+    hint = suggest.did_you_mean(name, PLACEHOLDERS)
+    return f"unknown placeholder {name}" + (f": {hint}" if hint else f" (known: {', '.join(PLACEHOLDERS)})")
 
 
 def catalogue_of(course: CourseFile) -> list[LessonInfo]:

@@ -147,16 +147,19 @@ def _export_hint(course: Course, slug: str) -> str:
     return f"export_lessons --course {course.slug} --lesson {slug} writes it to its file"
 
 
-def import_course(course_file: CourseFile, *, force: bool = False, dry_run: bool = False) -> ImportReport:
-    """Create or update the course and its lessons from `course_file` (see the module docstring)."""
+def import_course(
+    course_file: CourseFile, *, force: bool = False, dry_run: bool = False, progress: Callable | None = None
+) -> ImportReport:
+    """Create or update the course and its lessons from `course_file` (see the module docstring);
+    `progress(1)` is called after each lesson."""
     with transaction.atomic():
-        report = _import_course(course_file, force=force)
+        report = _import_course(course_file, force=force, progress=progress)
         if dry_run:
             transaction.set_rollback(True)
     return report
 
 
-def _import_course(course_file: CourseFile, *, force: bool) -> ImportReport:
+def _import_course(course_file: CourseFile, *, force: bool, progress: Callable | None) -> ImportReport:
     now = timezone.now()
     settings = {
         "title": course_file.title, "tagline": course_file.tagline, "price": course_file.price,
@@ -190,6 +193,8 @@ def _import_course(course_file: CourseFile, *, force: bool) -> ImportReport:
     for item in course_file.lessons:
         lesson = existing.pop(item.slug, None)
         change = _import_lesson(course, lesson, item, force=force, now=now)
+        if progress:
+            progress(1)
         if change is None:
             report.unchanged += 1
         else:
@@ -302,17 +307,26 @@ def add_version(
     return version
 
 
+def lesson_file_count(path: Path) -> int:
+    """How many lesson files an import of `path` reads (for a progress bar)."""
+    return sum(len(list(folder.glob("*.md"))) for folder in course_folders(path))
+
+
 def import_path(
     path: Path, *, force: bool = False, dry_run: bool = False, progress: Callable | None = None
 ) -> list[ImportReport]:
-    """Read every course under `path` first, then import them all in one transaction."""
-    folders = course_folders(path)
-    course_files = [read_course_folder(folder) for folder in (progress(folders) if progress else folders)]
+    """Read every course under `path` first, then import them all in one transaction.
+    `progress(n)` is called as files are read (n per course) and lessons imported (1 each)."""
+    course_files = []
+    for folder in course_folders(path):
+        course_files.append(read_course_folder(folder))
+        if progress:
+            progress(len(course_files[-1].lessons))
     problems = [problem for course_file in course_files for problem in course_file.problems]
     if problems:
         raise LessonFileError(problems)
     with transaction.atomic():
-        reports = [import_course(course_file, force=force) for course_file in course_files]
+        reports = [import_course(course_file, force=force, progress=progress) for course_file in course_files]
         if dry_run:
             transaction.set_rollback(True)
     return reports

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from course.coverage import PATH_STAGES, course_map
 from course.models import Course
 from course.vocabulary import Destination, Stage
+from lessons import suggest
 from lessons.catalogue import Catalogue
 
 
@@ -22,7 +23,10 @@ class Command(BaseCommand):
     def handle(self, *args, course: str, **options) -> None:
         found = Course.objects.filter(slug=course).first()
         if found is None:
-            raise CommandError(f"no course {course!r}")
+            known = list(Course.objects.order_by("slug").values_list("slug", flat=True))
+            hint = suggest.did_you_mean(course, known)
+            listed = ", ".join(known) if known else "none: run import_lessons lessons/content first"
+            raise CommandError(f"no course {course!r}" + (f": {hint}" if hint else "") + f" (known courses: {listed})")
         catalogue = Catalogue.load()
         result = course_map(catalogue.rules[found.pk], catalogue.lessons.get(found.pk, []))
         gaps = result.gap_cells()

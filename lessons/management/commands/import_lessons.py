@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from lessons.files import LessonFileError
-from lessons.importing import import_path
+from lessons.importing import import_path, lesson_file_count
 
 
 class Command(BaseCommand):
@@ -31,7 +33,10 @@ class Command(BaseCommand):
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
         try:
-            reports = import_path(path, force=force, dry_run=dry_run)
+            total = 2 * lesson_file_count(path)  # each file is read, then imported
+            # A bar on a terminal only (disable=None), so logs and pipes get the report alone.
+            with tqdm(total=total, unit="file", desc="importing", file=sys.stderr, disable=None, leave=False) as bar:
+                reports = import_path(path, force=force, dry_run=dry_run, progress=bar.update)
         except LessonFileError as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
