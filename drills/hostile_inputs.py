@@ -219,9 +219,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
         form = requests.Session()
         page = form.get(base + "/start/", timeout=10)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        fields = {"csrfmiddlewaretoken": token, "email": email, "first_name": "Dana", "specialty": "ICU nurse",
-                  "leaving": "care", "destination": "payer", "license": "keep", "pay_need": "match",
-                  "time_zone": "America/Chicago", "send_hour": "7", **changes}  # fmt: skip
+        fields = {"csrfmiddlewaretoken": token, "email": email, "first_name": "Dana", "profession": "rn",
+                  "specialty": "ICU nurse", "leaving": "care", "destination": "payer", "license": "keep",
+                  "pay_need": "match", "time_zone": "America/Chicago", "send_hour": "7", **changes}  # fmt: skip
         response = form.post(base + "/start/", data=fields, timeout=30, headers={"Referer": base + "/start/"})
         ok = 400 <= response.status_code < 500 and check(response)
         errors = re.findall(r'<a href="#field-[^"]+">([^<]+)</a>|<li>([^<]+)</li>', response.text)

@@ -72,6 +72,7 @@ def test_a_visitor_fills_the_intake_pays_locally_and_gets_the_welcome_email(site
 
     page.get_by_label("Email address").fill("carol@example")
     page.get_by_label("First name").fill("Carol")
+    page.get_by_label("Registered nurse").check()
     page.get_by_label("Current role and specialty").fill("ICU nurse")
     page.get_by_label("Direct patient care itself").check()
     page.get_by_label("Which destination are you considering?").select_option("payer")

@@ -53,6 +53,7 @@ def sign_up(course, email: str = "carol@example.com", **answers) -> Signup:
     """Carol, an ICU nurse in Chicago leaving direct care for the payer side, all four questions answered."""
     fields = {
         "first_name": "Carol",
+        "profession": "rn",
         "specialty": "ICU nurse",
         "leaving": Signup.Leaving.CARE,
         "destination": "payer",

@@ -24,6 +24,7 @@ STATIC_WITHOUT_MANIFEST = "django.contrib.staticfiles.storage.StaticFilesStorage
 ANSWERS = {
     "email": "Carol@Example.com",
     "first_name": "Carol",
+    "profession": "rn",
     "specialty": "ICU nurse",
     "leaving": "care",
     "destination": "payer",
@@ -94,9 +95,10 @@ def test_the_form_names_every_missing_answer_and_keeps_what_was_typed(client, co
     page = client.post("/start/", {"email": "carol@example", "first_name": "Carol", "specialty": "ICU nurse"})
 
     assert page.status_code == 400
-    assert "Please fix 7 things" in page.text
+    assert "Please fix 8 things" in page.text
     for message in [
         "Enter an email address like name@example.com.",
+        "Choose your profession, or &#x27;other licensed clinician&#x27;.",
         "Choose what you are leaving, or &#x27;not sure yet&#x27;.",
         "Choose a destination, or &#x27;undecided&#x27;.",
         "Choose what happens to your license, or &#x27;not decided&#x27;.",
@@ -222,13 +224,17 @@ def test_a_newcomer_pays_through_the_local_checkout_and_gets_the_welcome(client,
     assert paid["Location"] == "/welcome/"
 
     carol = Subscriber.objects.get()
-    assert (carol.stage, carol.destination) == ("conversations", "payer")
+    assert (carol.stage, carol.destination, carol.profession) == ("conversations", "payer", "rn")
     payment = Payment.objects.get()
     assert payment.payment_intent_id.startswith("pi_local_") and payment.is_local
     assert payment.signup == signup
     welcome = client.get("/welcome/")
     assert "You're in, Carol" in welcome.text
     assert "carol@example.com" in welcome.text
+    # The reader's words, not slugs: where she is, her track, how often check-ins come.
+    assert "for where you are now, talking to people who made the move, and for your track, payer." in welcome.text
+    assert f"About every {course.checkin_interval_weeks} weeks, a check-in." in welcome.text
+    assert "(conversations)" not in welcome.text and "See your plan</a>" in welcome.text
     drip.send_delivery(drip.tick(queue=False).delivery_ids[0])
     assert [m.subject for m in outbox_to("carol@example.com")] == ["Welcome, Carol"]
 

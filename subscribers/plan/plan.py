@@ -22,6 +22,15 @@ from subscribers.models import Subscriber
 from subscribers.plan.coming import preview_for
 from subscribers.readers.course_time import reader_state
 
+# What each stage means to the reader, in their words (the welcome page, the plan).
+STAGE_MEANINGS = {
+    Stage.DECIDING: "deciding whether to move, and where",
+    Stage.CONVERSATIONS: "talking to people who made the move",
+    Stage.SEARCHING: "searching and applying",
+    Stage.INTERVIEWING: "interviewing",
+    Stage.LANDED: "settling into your new role",
+}
+
 PHASES = (
     (1, 3, "Diagnosis and conversations", "what you are leaving, where you could go, twenty people who moved"),
     (3, 6, "A targeted search", "a short list of organisations, warm introductions and a resume for each posting"),

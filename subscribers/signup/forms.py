@@ -32,6 +32,7 @@ class IntakeForm(forms.ModelForm):
         fields = [
             "email",
             "first_name",
+            "profession",
             "specialty",
             "leaving",
             "destination",
@@ -43,6 +44,7 @@ class IntakeForm(forms.ModelForm):
         labels = {
             "email": "Email address",
             "first_name": "First name",
+            "profession": "Your profession",
             "specialty": "Current role and specialty",
             "leaving": "What are you leaving?",
             "destination": "Which destination are you considering?",
@@ -51,6 +53,7 @@ class IntakeForm(forms.ModelForm):
         }
         help_texts = {
             "email": "Where the course arrives. We send nothing else.",
+            "profession": "Lessons, examples and pay comparisons start from your own profession.",
             "specialty": "For example: ICU nurse, family medicine physician, hospital pharmacist, emergency PA.",
             "leaving": "Question 1. These are different problems with different fixes.",
             "destination": "Question 2. Pick the one you lean towards; you can switch later by replying to any email.",
@@ -60,6 +63,7 @@ class IntakeForm(forms.ModelForm):
         widgets = {
             "email": forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
             "first_name": forms.TextInput(attrs={"autocomplete": "given-name"}),
+            "profession": forms.RadioSelect,
             "specialty": forms.TextInput(attrs={"autocomplete": "organization-title"}),
             "leaving": forms.RadioSelect,
             "license": forms.RadioSelect,
@@ -71,6 +75,7 @@ class IntakeForm(forms.ModelForm):
                 "invalid": "Enter an email address like name@example.com.",
             },
             "first_name": {"required": "Enter your first name."},
+            "profession": {"required": "Choose your profession, or 'other licensed clinician'."},
             "specialty": {"required": "Tell us your current role and specialty."},
             "leaving": {"required": "Choose what you are leaving, or 'not sure yet'."},
             "destination": {"required": "Choose a destination, or 'undecided'."},
@@ -92,7 +97,8 @@ class IntakeForm(forms.ModelForm):
             (value, label) for value, label in Destination.choices if value != Destination.CHANGE_SETTING
         ]
         self.fields["destination"].choices[0] = (Destination.UNDECIDED, "Undecided: help me choose")
-        for field in ("leaving", "license", "pay_need"):
+        self.fields["profession"].required = True
+        for field in ("profession", "leaving", "license", "pay_need"):
             self.fields[field].choices = [c for c in self.fields[field].choices if c[0]]
 
     def clean_email(self) -> str:

@@ -12,8 +12,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from course.schedule import zone
+from course.vocabulary import Destination, Stage
 from subscribers.models import Signup
+from subscribers.plan.plan import STAGE_MEANINGS
 from subscribers.readers.course_time import hour_label
+from subscribers.readers.links import plan_url
 from subscribers.signup import checkout
 from subscribers.signup.forms import IntakeForm
 
@@ -91,8 +94,19 @@ def welcome(request: HttpRequest) -> HttpResponse:
         "send_day": subscriber.enrolled_at.astimezone(zone(subscriber.time_zone)).strftime("%A") if subscriber else "",
         "send_time": hour_label(subscriber.send_hour) if subscriber else "",
         "from_address": parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
+        "stage_meaning": STAGE_MEANINGS[Stage(subscriber.stage)] if subscriber else "",
+        "track": _track_words(subscriber) if subscriber else "",
+        "plan_url": plan_url(subscriber) if subscriber else "",
     }
     return render(request, "subscribers/welcome.html", context)
+
+
+def _track_words(subscriber) -> str:
+    if subscriber.destination == Destination.UNDECIDED:
+        return "the tracks compared side by side until you choose one"
+    if subscriber.destination == Destination.CHANGE_SETTING:
+        return "staying in direct care in a setting that suits you better"
+    return f"your track, {Destination(subscriber.destination).label.lower()}"
 
 
 @csrf_exempt
