@@ -9,6 +9,7 @@ from django.core.management import call_command
 from course import planner
 from course.schedule import CourseClock, Timing
 from lessons.importing import import_path
+from lessons.models import Lesson
 from subscribers.ops.journeys import PERSONAS, Journey, Persona, Week, check, run
 from tests.conftest import SHIPPED_CONTENT
 
@@ -23,6 +24,11 @@ def test_every_persona_gets_a_year_that_keeps_the_rules(db):
     silent = next(journey for journey in journeys if journey.persona.name == "silent-sam")
     assert [w.week for w in silent.weeks] == list(range(54))  # weeks 0-52, then completion in week 53
     assert silent.weeks[-1].kind == "completion"
+    # Every check-in written for every reader reaches one who never replies, in order, the last one last.
+    general = sorted((lesson.month, lesson.order, lesson.slug) for lesson in Lesson.objects.filter(
+        course=report.course, kind="checkin", stage="any"
+    ).values_list("month", "order", "slug", named=True))  # fmt: skip
+    assert [w.slug for w in silent.weeks if w.kind == "checkin"] == [slug for _, _, slug in general]
     fast = next(journey for journey in journeys if journey.persona.name == "fast-farah")
     landed_at = next(w.week for w in fast.weeks if w.reply.startswith("5"))
     assert fast.weeks[-1].kind == "completion" and fast.weeks[-1].week - landed_at >= planner.LANDED_WEEKS
