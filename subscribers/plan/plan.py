@@ -8,6 +8,7 @@ the course (title and month), chosen by the same targeting the planner uses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -195,9 +196,53 @@ def _in_phase(first: int, last: int, month: int, stage: str) -> bool:
     return first <= effective < last or (last == 12 and effective >= 12)
 
 
+# The planner's reasons (course/planner.py), said to the reader; anything else is shown as it is.
+_REASONS: list[tuple[re.Pattern, object]] = [
+    (re.compile(r"first unsent lesson for (?P<stage>[\w-]+) and (?P<track>[\w-]+) up to month \d+"
+                r"(?P<ahead> \(ahead of the calendar\))?(?P<behind> \(behind the calendar\))?"
+                r"(?P<calendar> \(following the calendar: [\w-]+\))?: month \d+, order \d+"),
+     lambda m: f"the next lesson for {_stage_words(m['stage'])}, {_track_words(m['track'])}"
+               + (", early: you are ahead of the calendar" if m["ahead"] else "")
+               + (", at your own pace: you told us you are still here" if m["behind"] else "")
+               + (", following the calendar until you tell us where you are" if m["calendar"] else "")),
+    (re.compile(r"essential by month (?P<month>\d+): ahead of other lessons.*"),
+     lambda m: f"one every reader like you gets by month {m['month']}"),
+    (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since enrolment"),
+     lambda m: f"a check-in, {m['weeks']} weeks after you started"),
+    (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since the last check-in"),
+     lambda m: f"a check-in, {m['weeks']} weeks after the last one"),
+    (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since you last told us your stage"),
+     lambda m: f"a check-in, {m['weeks']} weeks after you last told us where you are"),
+    (re.compile(r"check-in due: month (?P<month>\d+) is a check-in month"),
+     lambda m: f"a check-in for month {m['month']}"),
+    (re.compile(r"you told us you are (?P<stage>[\w-]+): .*"),
+     lambda m: f"because you told us you are {_stage_words(m['stage'])}"),
+    (re.compile(r"landed (?P<weeks>\d+) weeks ago: is it working\?"),
+     lambda m: f"{m['weeks']} weeks into your new role: is it working?"),
+    (re.compile(r"landed \d+ weeks ago: first-90-days .*"), lambda m: "for your first ninety days in the new role"),
+    (re.compile(r"landed \d+ weeks ago: a lesson for any stage until day 90"),
+     lambda m: "for any stage, while your first ninety days run"),
+    (re.compile(r"nothing left for (?P<stage>[\w-]+): a (?P<other>[\w-]+) lesson instead"),
+     lambda m: f"a lesson for {_stage_words(m['other'])}: you have had every one for {_stage_words(m['stage'])}"),
+    (re.compile(r".*: completion email"), lambda m: "the course's last email"),
+]  # fmt: skip
+
+
+def _stage_words(stage: str) -> str:
+    return STAGE_MEANINGS.get(stage, stage)
+
+
+def _track_words(track: str) -> str:
+    if track == Destination.UNDECIDED:
+        return "comparing the tracks"
+    if track == Destination.CHANGE_SETTING:
+        return "on staying in care in a better setting"
+    return f"on the {Destination(track).label.lower() if track in Destination.values else track} track"
+
+
 def _plain_reason(reason: str) -> str:
-    """The planner's reason without its internal parts (counts, orders)."""
-    reason = reason.split(": month ")[0]
-    for internal, plain in (("first unsent lesson for", "next lesson for"), (" up to month", ", month")):
-        reason = reason.replace(internal, plain)
+    """The planner's reason in the reader's words (no slugs, counts or orders)."""
+    for pattern, say in _REASONS:
+        if match := pattern.fullmatch(reason):
+            return say(match)
     return reason
