@@ -13,12 +13,19 @@ import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lessons.snippets import USE_RE
 
-if TYPE_CHECKING:
-    from lessons.files import LessonFile
+
+class LessonFile(Protocol):
+    """What the check reads of a lesson file (lessons.files.LessonFile, which imports this module)."""
+
+    path: Path
+    slug: str
+    body: str
+    body_line: int
+
 
 SHARED_WORDS = 40
 # A word: letters and digits with inner apostrophes or hyphens ("don't", "per-diem", "510(k)" → 510, k).

@@ -122,4 +122,6 @@ def test_an_unknown_snippet_is_named_with_its_line(tmp_path):
 def test_a_snippet_with_an_unknown_placeholder_is_refused(tmp_path):
     folder = course_with(tmp_path, **{"snippets/hello.md": "Hi {{ nickname }}\n", "a.md": lesson("a", "{{> hello }}")})
     lines, _ = validate(folder)
-    assert lines == [f"{folder / 'snippets' / 'hello.md'}:1: unknown placeholder nickname"]
+    assert len(lines) == 1 and lines[0].startswith(
+        f"{folder / 'snippets' / 'hello.md'}:1: unknown placeholder nickname"
+    )
