@@ -338,3 +338,18 @@ def test_a_reader_edits_their_profile_and_each_answer_changed_is_audited(alice):
     assert b"Tell us your current role and specialty." in bad.content
     alice.refresh_from_db()
     assert (alice.pay_need, alice.specialty) == ("unsure", "ICU nurse")
+
+
+def test_the_archived_welcome_links_its_plan_with_the_link_it_was_opened_with(db):
+    from lessons.importing import import_path
+    from tests.conftest import SHIPPED_CONTENT, enrol
+
+    (report,) = import_path(SHIPPED_CONTENT / "clinical-to-non-clinical")
+    reader = enrol(report.course, "ines@example.com", first_name="Ines", destination="payer", time_zone="UTC")
+    welcome_for(reader)
+    with later(20):  # a fresh link, weeks after the welcome went out, opened a day later
+        token = links.preferences_token(reader)
+    with later(21):
+        html = Client().get(f"/p/{token}/lessons/welcome/").content.decode()
+    assert f"/p/{token}/plan/" in html, "the welcome's plan, as a link"
+    assert set(re.findall(r"/p/([^/\"]+)/", html)) == {token}

@@ -275,11 +275,13 @@ def archived_copy(subscriber: Subscriber, slug: str, token: str) -> str | None:
 def _as_sent(subscriber: Subscriber, delivery: Delivery, later: list, link: str = ""):
     """The email as it went out: its version, the reader's answers and course month then (their
     links are today's, so they still open)."""
+    from subscribers.plan import summary
     from subscribers.sending import emails
 
     sent_at = delivery.sent_at or delivery.due_at
     then = history.as_of(subscriber, sent_at, later)
     values = emails.placeholder_values(then, sent_at)
-    if link:
+    if link:  # the archive's links, the welcome's plan link among them, open for as long as this one does
         values["preferences_url"] = link
+        values["your_plan"] = summary.plan_link_block(f"{link}plan/")
     return emails.rendered_version(delivery, emails.reader_profile(then)).personalise(values)
