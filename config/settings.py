@@ -221,6 +221,19 @@ READER_LINK_MAX_AGE_DAYS = env.int("READER_LINK_MAX_AGE_DAYS", default=30)
 if not 1 <= READER_LINK_MAX_AGE_DAYS <= 365:
     sys.exit(f"Pivot Path: READER_LINK_MAX_AGE_DAYS must be 1 to 365 (got {READER_LINK_MAX_AGE_DAYS}).")
 
+# --- Replies (subscribers.replies) ---------------------------------------------------------
+# A reply sent to review, or asking something, is answered by a person within this many days; the
+# reader's acknowledgement says so (subscribers.replies.conversations).
+REPLY_ANSWER_DAYS = env.int("REPLY_ANSWER_DAYS", default=2)
+if not 1 <= REPLY_ANSWER_DAYS <= 30:
+    sys.exit(f"Pivot Path: REPLY_ANSWER_DAYS must be 1 to 30 (got {REPLY_ANSWER_DAYS}).")
+# The biggest inbound webhook body accepted: Postmark's attachments may total 35 MB, posted base64 in
+# JSON twice (Attachments and RawEmail), about 94 MB; SES posts at most 150 KB through SNS (its S3
+# action is fetched, not posted). Django's own 2.5 MB limit stays for every other view.
+INBOUND_MAX_BODY_BYTES = env.int("INBOUND_MAX_BODY_BYTES", default=100 * 1024 * 1024)
+# Attachments kept with a stored reply, in total; beyond it each is replaced by a note naming it.
+INBOUND_KEEP_ATTACHMENT_BYTES = env.int("INBOUND_KEEP_ATTACHMENT_BYTES", default=5 * 1024 * 1024)
+
 # --- Operations (subscribers.ops.health, subscribers.ops.metrics) ----------------------
 # Beat writes its heartbeat from its own loop (config.beat.Scheduler); workers from a thread.
 CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable
+from functools import wraps
 
 from anymail.exceptions import AnymailError, AnymailWebhookValidationFailure
 from anymail.webhooks.amazon_ses import (
@@ -102,9 +104,30 @@ def webhook_view(view_class: type[View]) -> Callable[..., HttpResponse]:
     return type(view_class.__name__, (AnswerMalformed, view_class), {"__module__": __name__}).as_view()
 
 
+def accepts_what_the_esp_sends(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An inbound webhook takes bodies up to INBOUND_MAX_BODY_BYTES (a reply with attachments, which
+    Postmark posts twice), not Django's 2.5 MB: the body is read here, so Django's own check, which
+    only runs on a body not read yet, keeps guarding every other view."""
+
+    @wraps(view)
+    def accepting(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        if request.method == "POST" and limit < length <= settings.INBOUND_MAX_BODY_BYTES:
+            request._body = request.read()
+            request._stream = io.BytesIO(request._body)
+        return view(request, *args, **kwargs)
+
+    return accepting
+
+
 def inbound_webhook(esp: str) -> URLPattern:
     """anymail's own inbound view for one ESP (it verifies, normalises and sends the `inbound` signal)."""
-    return path(INBOUND_PATHS[esp].lstrip("/"), webhook_view(INBOUND_VIEWS[esp]), name=f"inbound-{esp}")
+    view = accepts_what_the_esp_sends(webhook_view(INBOUND_VIEWS[esp]))
+    return path(INBOUND_PATHS[esp].lstrip("/"), view, name=f"inbound-{esp}")
 
 
 def tracking_webhook(esp: str) -> URLPattern:

@@ -13,6 +13,7 @@ from subscribers.plan.coming import preview_for
 from subscribers.readers import changes
 from subscribers.readers.changes import ChangeRefused
 from subscribers.replies import inbound
+from subscribers.replies import inbox as _inbox  # noqa: F401  (registers the conversation inbox)
 from subscribers.signup import checkout
 
 

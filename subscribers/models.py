@@ -193,6 +193,70 @@ class Reply(models.Model):
         return f"{self.sender}: {self.subject}"
 
 
+class Conversation(models.Model):
+    """One reader's thread with us: their replies and our answers, acknowledgements and confirmations."""
+
+    subscriber = models.OneToOneField(Subscriber, on_delete=models.CASCADE, related_name="conversation")
+    last_message_at = models.DateTimeField(default=timezone.now)
+    last_from_reader_at = models.DateTimeField(null=True, blank=True)
+    unread = models.BooleanField(default=False, help_text="The reader wrote something nobody has opened yet.")
+    needs_answer = models.BooleanField(default=False, help_text="A question, or a reply sent to review.")
+    acknowledged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the reader was last told a person reads every reply (one a day)."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["-last_message_at"], name="conversation_newest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} ({self.last_message_at:%Y-%m-%d %H:%M})"
+
+
+class ConversationMessage(models.Model):
+    """One message of a thread: a reply from the reader, or an email from us."""
+
+    class Direction(models.TextChoices):
+        FROM_READER = "in", "From the reader"
+        FROM_US = "out", "From us"
+
+    class Kind(models.TextChoices):
+        REPLY = "reply"
+        ANSWER = "answer"
+        CONFIRMATION = "confirmation"
+        ACKNOWLEDGEMENT = "acknowledgement"
+
+    class State(models.TextChoices):
+        RECEIVED = "", "Received"
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    body = models.TextField(blank=True)
+    author = models.CharField(max_length=100, blank=True, help_text="reader, system or admin:<user>.")
+    reply = models.ForeignKey(Reply, null=True, blank=True, on_delete=models.CASCADE, related_name="thread_messages")
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The email answered."
+    )
+    message_id = models.CharField(max_length=998, blank=True)
+    in_reply_to = models.CharField(max_length=998, blank=True)
+    subject = models.CharField(max_length=998, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=10, choices=State.choices, blank=True, default=State.RECEIVED)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="Ours: when the email went out.")
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [models.UniqueConstraint(fields=["reply", "kind"], name="one_thread_message_per_reply_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.direction} {self.at:%Y-%m-%d %H:%M}"
+
+
 class Event(models.Model):
     """The audit row every state change writes, in the same transaction: what, before, after, why."""
 
@@ -223,6 +287,7 @@ class Event(models.Model):
         PAYMENT_DISPUTED = "payment_disputed", "Payment disputed"
         REPLY_RESOLVED = "reply_resolved", "Reply resolved in review"
         REPLY_DISMISSED = "reply_dismissed", "Reply dismissed"
+        REPLY_ANSWERED = "reply_answered", "Answered in the inbox"
 
     subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     what = models.CharField(max_length=64, choices=What.choices)

@@ -12,6 +12,7 @@ from celery import signature
 SEND_DELIVERIES = "subscribers.tasks.send_deliveries"
 PROCESS_REPLY = "subscribers.tasks.process_reply"
 SEND_REPLY_CONFIRMATION = "subscribers.tasks.send_reply_confirmation"
+SEND_THREAD_MESSAGE = "subscribers.tasks.send_thread_message"
 
 
 def queue(task: str, *args, countdown: float | None = None) -> None:

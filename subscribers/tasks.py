@@ -97,8 +97,38 @@ def send_reply_confirmation(self, reply_id: int) -> str:
     return outcome
 
 
+@shared_task(
+    bind=True,
+    name="subscribers.tasks.send_thread_message",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientSendError,),
+    max_retries=5,
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+)
+def send_thread_message(self, message_id: int) -> str:
+    """Send one acknowledgement or inbox answer (subscribers.replies.conversations.send_message), retried
+    like a confirmation; a permanent failure, or the last retry, marks it failed on the thread."""
+    from subscribers.replies import conversations
+
+    try:
+        outcome = conversations.send_message(message_id)
+    except Exception as exc:
+        if not drip.is_transient(exc) or self.request.retries >= self.max_retries:
+            logger.exception("thread message %s: not sent, giving up: %s", message_id, exc)
+            conversations.mark_failed(message_id)
+            return "failed"
+        logger.warning("thread message %s: not sent, will retry: %s", message_id, exc)
+        raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+    logger.info("thread message %s: %s", message_id, outcome)
+    return outcome
+
+
 @shared_task(name="subscribers.tasks.recover_replies", ignore_result=True)
 def recover_replies() -> str:
-    from subscribers.replies import inbound
+    from subscribers.replies import conversations, inbound
 
-    return f"queued {inbound.queue_stale()} replies again"
+    return f"queued {inbound.queue_stale()} replies and {conversations.queue_stale()} thread emails again"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from subscribers.models import Event, OutboxMessage, Reply, Subscriber
 from subscribers.readers import changes
-from subscribers.readers.addresses import ReplyTarget, read_token, reply_address, reply_token
+from subscribers.readers.addresses import ReplyTarget, find_target, read_token, reply_address, reply_token
 from subscribers.readers.course_time import clock_of
 from subscribers.replies import inbound
 from subscribers.sending import drip, esp_payloads
@@ -48,17 +48,25 @@ def reply_by_postmark(client, django_capture_on_commit_callbacks, raw: bytes):
     return response
 
 
-def test_it_puts_a_signed_reply_address_on_check_ins_only(carol):
-    drip.send_delivery(drip.tick(queue=False).delivery_ids[0])
+def test_it_puts_a_signed_reply_address_naming_the_reader_and_the_email_on_every_course_email(carol):
+    welcome_delivery = drip.tick(queue=False).delivery_ids[0]
+    drip.send_delivery(welcome_delivery)
     delivery = send_checkin(carol)
     welcome, checkin = outbox_to("carol@example.com")
 
-    assert welcome.reply_to == []
-    (address,) = checkin.reply_to
-    token = re.fullmatch(r"checkin\+([a-z2-7]+)@reply\.pivotpath\.localhost", address)[1]
-    assert len(token) <= 56
-    assert read_token(token) == ReplyTarget(carol.pk, delivery.pk)
-    assert checkin.headers["Reply-To"] == address
+    for email, sent in ((welcome, welcome_delivery), (checkin, delivery.pk)):
+        (address,) = email.reply_to
+        token = re.fullmatch(r"reply\+([a-z2-7]+)@reply\.pivotpath\.localhost", address)[1]
+        assert len(token) <= 56
+        assert read_token(token) == ReplyTarget(carol.pk, sent)
+        assert email.headers["Reply-To"] == address
+
+
+def test_a_reply_address_from_before_every_email_had_one_still_reads(carol):
+    delivery = send_checkin(carol)
+    old_style = reply_address(carol.pk, delivery.pk).replace("reply+", "checkin+", 1)
+
+    assert find_target([old_style]) == ReplyTarget(carol.pk, delivery.pk)
 
 
 def test_a_tampered_or_foreign_token_reads_as_nothing(settings):
@@ -139,7 +147,7 @@ def test_duplicates_forged_tokens_and_auto_replies_change_nothing(
     reply_by_postmark(client, django_capture_on_commit_callbacks, genuine)  # the ESP retries
     assert Reply.objects.count() == 1
 
-    forged_address = reply_address(carol.pk, delivery.pk).replace("checkin+", "checkin+a")
+    forged_address = reply_address(carol.pk, delivery.pk).replace("reply+", "reply+a")
     reply_by_postmark(client, django_capture_on_commit_callbacks, a_reply(carol, delivery, "5", to=forged_address))
     out_of_office = a_reply(carol, delivery, "I am out of the office until Monday 5 March.").replace(
         b"Subject: Re:", b"Auto-Submitted: auto-replied\nSubject: Re:"

@@ -17,8 +17,9 @@ from django.views.decorators.cache import never_cache
 from course.models import Course
 from course.schedule import zone
 from course.vocabulary import Destination, Stage
-from subscribers.models import Reply, Subscriber
+from subscribers.models import Conversation, Reply, Subscriber
 from subscribers.ops import charts, health, reports
+from subscribers.replies import conversations
 
 PERIODS = (7, 30, 90)
 READERS_PAGE = 100
@@ -167,11 +168,10 @@ def readers(request: HttpRequest) -> HttpResponse:
 def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     subscriber = get_object_or_404(Subscriber.objects.select_related("course"), pk=pk)
     story = reports.timeline(subscriber)
-    return render(
-        request,
-        "subscribers/ops/timeline.html",
-        {"story": story, "subscriber": subscriber, "local": zone(subscriber.time_zone), "now": timezone.now()},
-    )
+    context = {"story": story, "subscriber": subscriber, "local": zone(subscriber.time_zone), "now": timezone.now()}
+    context["thread"] = conversations.thread(subscriber, limit=50)
+    context["conversation"] = Conversation.objects.filter(subscriber=subscriber).first()
+    return render(request, "subscribers/ops/timeline.html", context)
 
 
 @operator_required

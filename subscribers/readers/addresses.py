@@ -1,8 +1,9 @@
-"""Signed reply addresses: `checkin+<token>@REPLY_DOMAIN` on every check-in email.
+"""Signed reply addresses: `reply+<token>@REPLY_DOMAIN` as the Reply-To of every course email.
 
 The token binds the reader and the check-in delivery it answers: lowercase base32 (no
 padding, no ':') of the two ids and a truncated HMAC made with SECRET_KEY, 45 characters.
 Case is ignored when reading it back, since some mail servers change the case of addresses.
+Addresses made before every email carried one (`checkin+<token>`, check-ins only) still read.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 # Named after the module's first home, and kept: tokens in emails already sent stay valid.
 SALT = "subscribers.reply_address"
-PREFIX = "checkin+"
+PREFIX = "reply+"
 MAC_BYTES = 12
 IDS = struct.Struct(">QQ")
-TOKEN_RE = re.compile(r"checkin\+([a-z2-7]{10,56})@", re.IGNORECASE)
+TOKEN_RE = re.compile(r"(?<![\w.+-])(?:reply|checkin)\+([a-z2-7]{10,56})@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ def reply_token(subscriber_id: int, delivery_id: int) -> str:
 
 def reply_address(subscriber_id: int, delivery_id: int) -> str:
     return f"{PREFIX}{reply_token(subscriber_id, delivery_id)}@{settings.REPLY_DOMAIN}"
+
+
+def is_reply_address(address: str) -> bool:
+    """Whether an address has the shape of our signed reply address (the token is not checked)."""
+    return bool(TOKEN_RE.search(address or ""))
 
 
 def read_token(token: str) -> ReplyTarget | None:

@@ -2,6 +2,8 @@
 
 1. `store()` — the anymail `inbound` receiver calls it: keeps the raw MIME and Message-ID
    (unique: a duplicate is dropped) and queues `process()` after commit. Bad mail never raises.
+   Attachments are kept up to INBOUND_KEEP_ATTACHMENT_BYTES in all; past that each is replaced by
+   a note naming it (the webhook itself takes what the ESP sends: config.urls).
 2. `process()` — drops auto-replies and bounces, checks the signed reply address and the
    sender, extracts the new text, understands it, and applies it in one transaction with
    audit rows (subscribers.readers.changes); after commit, queues the confirmation with its undo link
@@ -20,19 +22,18 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from functools import partial
 
-import inscriptis
-import lxml.html
 from anymail.inbound import AnymailInboundMessage
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from mailparser_reply import EmailMessage as ReplyParser
 
 from subscribers import queueing
 from subscribers.models import Delivery, Reply, Subscriber
 from subscribers.readers import audit, changes
 from subscribers.readers.addresses import find_target, find_unsubscribe
+from subscribers.replies import conversations
+from subscribers.replies.reading import new_text
 from subscribers.replies.understanding import Understanding, understand
 from subscribers.sending import emails
 
@@ -42,9 +43,6 @@ logger = logging.getLogger(__name__)
 UNDO_SALT = "subscribers.inbound.undo"
 # Replies left `received` this long (their task message was lost) are queued again by beat.
 STALE_RECEIVED = timedelta(minutes=2)
-# Quotes below this many characters of new text are all mail-parser-reply reads (bounds its regexes).
-MAX_TEXT = 20_000
-REPLY_LANGUAGES = ["en", "es", "fr", "de"]
 # MIME parts nested deeper than this (mail clients nest a handful) keep only the top headers: the
 # standard library's serialiser and walk() recurse per level and would raise RecursionError.
 MAX_MIME_DEPTH = 30
@@ -63,15 +61,6 @@ AUTO_SUBJECT_RE = re.compile(
     re.IGNORECASE,
 )
 DAEMON_RE = re.compile(r"^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)(?:[+@]|$)", re.IGNORECASE)
-QUOTE_SELECTORS = (
-    "//blockquote | //*[contains(concat(' ', normalize-space(@class), ' '), ' gmail_quote ')]"
-    " | //*[contains(@class, 'yahoo_quoted')] | //*[@id='divRplyFwdMsg'] | //*[@id='appendonsend']"
-    " | //*[contains(@class, 'moz-cite-prefix')] | //*[@type='cite'] | //*[contains(@id, 'reply-intro')]"
-    " | //*[contains(@class, 'OutlookMessageHeader')] | //*[contains(@class, 'gmail_signature')]"
-    " | //*[@data-smartmail='gmail_signature'] | //*[contains(@id, 'Signature')] | //*[contains(@class, 'signature')]"
-)
-
-
 # --- Store (the receiver) ---------------------------------------------------------------------
 
 
@@ -89,6 +78,29 @@ def _mime_depth(message: AnymailInboundMessage) -> int:
         if depth <= MAX_MIME_DEPTH and part.is_multipart() and isinstance(part.get_payload(), list):
             stack.extend((child, depth + 1) for child in part.get_payload())
     return deepest
+
+
+def _drop_big_attachments(message: AnymailInboundMessage) -> list[str]:
+    """Attachments are kept with the reply while they total INBOUND_KEEP_ATTACHMENT_BYTES (encoded);
+    each one past that is replaced by a short text part naming it, its type and size."""
+    kept, dropped = 0, []
+    for part in message.walk():
+        if part.is_multipart() or not part.is_attachment():
+            continue
+        payload = part.get_payload()
+        size = len(payload) if isinstance(payload, str | bytes) else 0
+        if kept + size <= settings.INBOUND_KEEP_ATTACHMENT_BYTES:
+            kept += size
+            continue
+        name = (part.get_filename() or "unnamed").replace("\x00", "")[:200]
+        note = f"{name} ({part.get_content_type()}, about {size * 3 // 4:,} bytes) was not kept."
+        dropped.append(note)
+        for header in ("Content-Transfer-Encoding", "Content-Type"):
+            del part[header]
+        part["Content-Type"] = 'text/plain; charset="utf-8"'
+        part["X-Pivot-Path-Dropped"] = "attachment over the size kept"
+        part.set_payload(note)
+    return dropped
 
 
 def _raw(message: AnymailInboundMessage) -> tuple[str, str]:
@@ -114,6 +126,8 @@ def _header(message: AnymailInboundMessage, name: str) -> str:
 
 def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None = None) -> Reply | None:
     """Keep one inbound email and queue its processing; None for a duplicate (same Message-ID)."""
+    if _mime_depth(message) <= MAX_MIME_DEPTH:
+        _drop_big_attachments(message)
     raw, encoding = _raw(message)
     message_id = _header(message, "Message-ID").strip()[:998]
     if not message_id:
@@ -200,45 +214,6 @@ def recipients(message: AnymailInboundMessage) -> list[str]:
     return found
 
 
-def html_to_text(html: str) -> str:
-    """The reply part of an HTML-only email: quoted blocks and signatures removed, then text (inscriptis)."""
-    try:
-        tree = lxml.html.fromstring(html)
-        for node in tree.xpath(QUOTE_SELECTORS):
-            parent = node.getparent()
-            if parent is not None:
-                if node.get("id") in ("divRplyFwdMsg", "appendonsend"):
-                    for sibling in list(node.itersiblings()):
-                        parent.remove(sibling)
-                parent.remove(node)
-        html = lxml.html.tostring(tree, encoding="unicode")
-    except Exception:  # not parseable as HTML: let inscriptis do what it can
-        pass
-    return inscriptis.get_text(html)
-
-
-def new_text(message: AnymailInboundMessage) -> str:
-    """Only what the reader wrote: no quoted check-in, no signature (mail-parser-reply)."""
-    text = message.text or ""
-    if not text.strip() and message.html:
-        text = html_to_text(message.html)
-    text = text.replace("\r\n", "\n")[:MAX_TEXT]
-    parsed = ReplyParser(text=text, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read()
-    if not parsed.replies:
-        return ""
-    first = parsed.replies[0]
-    if first.headers:
-        # The message starts with the quote: either nothing new, or an answer written below the
-        # quoted lines (bottom-posting, Thunderbird style); keep what is not quoted.
-        below = first.content.replace(first.headers, "", 1)
-        body = "\n".join(line for line in below.splitlines() if not line.lstrip().startswith(">"))
-        body = ReplyParser(text=body, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True).read().replies[0].body
-    else:
-        body = first.body
-    lines = [line for line in body.splitlines() if not line.lstrip().startswith(">")]
-    return "\n".join(lines).strip()[:5000]
-
-
 def same_mailbox(a: str, b: str) -> bool:
     """Whether two addresses reach the same person: case, "+tags" and Gmail's dots aside."""
 
@@ -268,6 +243,7 @@ class Reading:
     understanding: Understanding | None = None
     notes: list[str] = field(default_factory=list)
     confirm: bool = True
+    from_reader: bool = False  # sent from the reader's own address
 
 
 def read(reply: Reply) -> Reading:
@@ -303,7 +279,8 @@ def read(reply: Reply) -> Reading:
         reason=understanding.problem,
     )
     sender = parseaddr(_header(message, "From"))[1]
-    if not same_mailbox(sender, subscriber.email):
+    reading.from_reader = same_mailbox(sender, subscriber.email)
+    if not reading.from_reader:
         reading.reason = f"sent from {sender or 'no address'}, not the reader's address {subscriber.email}"
     elif subscriber.status not in changes.MOVABLE:
         reading.reason = f"the reader is {subscriber.status}"
@@ -355,6 +332,8 @@ def process(reply_id: int, now: datetime | None = None) -> str:
                 reply.applied = {"changes": [c.as_dict() for c in made], "by": "reader"}
                 reply.reason = "" if made else "nothing to change: the reader was already there"
         reply.save()
+        if reading.confirm:  # every reply but a List-Unsubscribe mailto is on the reader's thread
+            conversations.record_reply(reply, made=made, from_reader=reading.from_reader, now=now)
         if made and reading.confirm:
             transaction.on_commit(partial(queue_confirmation, reply.pk), robust=True)
     logger.info("reply %s: %s %s", reply.pk, reply.status, reply.reason)
@@ -362,7 +341,8 @@ def process(reply_id: int, now: datetime | None = None) -> str:
 
 
 def _why(reply: Reply) -> str:
-    return f"reply {reply.pk} to a check-in"
+    delivery = reply.delivery
+    return f"reply {reply.pk} to {delivery.lesson.slug if delivery is not None else 'a course email'}"
 
 
 def _apply(subscriber: Subscriber, understanding: Understanding, *, actor: str, why: str, now: datetime) -> list:
@@ -401,7 +381,12 @@ def send_confirmation(reply_id: int, now: datetime | None = None) -> str:
     nothing; a failed send releases the claim and raises, for the task to retry or give up."""
     now = now or timezone.now()
     with transaction.atomic():
-        reply = Reply.objects.select_for_update(of=("self",)).select_related("subscriber").filter(pk=reply_id).first()
+        reply = (
+            Reply.objects.select_for_update(of=("self",))
+            .select_related("subscriber__course", "delivery")
+            .filter(pk=reply_id)
+            .first()
+        )
         if reply is None or reply.subscriber is None or not reply.applied.get("changes"):
             return "skipped: nothing to confirm"
         if reply.undone_at is not None:
@@ -415,12 +400,15 @@ def send_confirmation(reply_id: int, now: datetime | None = None) -> str:
         reply.applied = {**reply.applied, "confirmation": {"claimed_at": claimed_at}}
         reply.save(update_fields=["applied"])
     made = [changes.Change(**item) for item in reply.applied["changes"]]
+    message_id = f"<confirmation-{reply.pk}.{reply.subscriber.course.slug}@{emails.sender_domain()}>"
+    answer_days = settings.REPLY_ANSWER_DAYS if conversations.confirmation_says_a_person_answers(reply) else None
     try:
-        emails.reply_confirmation(reply, made, undo_url(reply)).send()
+        emails.reply_confirmation(reply, made, undo_url(reply), answer_days=answer_days, message_id=message_id).send()
     except Exception:
         _settle_claim(reply_id, claimed_at, None)
         raise
     _settle_claim(reply_id, claimed_at, {"sent_at": now.isoformat()})
+    conversations.record_confirmation(reply, message_id, now)
     return "sent"
 
 

@@ -59,6 +59,7 @@ MONTHS = (
 # Removed before numbers are read: none of these is ever a stage answer.
 NOT_ANSWERS_RE = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+\.\w+"  # links and addresses
+    r"|(?<![\w:]):[a-z0-9_+-]{1,40}:(?![\w:])|(?<![\w+-])[+-]1\b"  # emoji shortcodes (":+1:"), "+1"
     r"|\(?\+?\d[\d \t().-]{6,}\d"  # phone numbers and other long digit runs
     r"|\b(?:ext|x|extension|pager|fax|tel|phone|cell|mobile|ph|beeper|room|rm|unit|suite|ste|apt|bed|floor|pod"
     r"|box|po box|pgy|usmle step|step|level|phase|grade|tier|fase|nivel|piso|habitacion)\.?\s*#?\s*\d+\w*"
@@ -249,6 +250,12 @@ STAGE_PHRASES: list[tuple[int, str]] = [
 ]
 STAGE_PHRASE_RES = [(number, re.compile(rf"\b(?:{pattern})\b")) for number, pattern in STAGE_PHRASES]
 
+# A care setting named as a move: the move itself says it is chosen.
+MOVE = r"(?:move|moving|switch|switching|transition|transitioning|go|going|pivot|pivoting|get|getting) (?:in)?to"
+MOVE_RE = re.compile(rf"{MOVE}\b")
+
+# --- Destination synonyms: the one table of the words a reply may use for each destination ------
+# (DESTINATION_WORDS, DESTINATION_ACRONYMS; each slug typed as itself, "change-setting", reads too).
 D = Destination
 DESTINATION_WORDS: list[tuple[str, str]] = [
     (
@@ -281,9 +288,11 @@ DESTINATION_WORDS: list[tuple[str, str]] = [
     (
         D.CHANGE_SETTING,
         r"change(?:d|s)? (?:of )?setting|changing settings?|different setting|stay(?:ing)? clinical"
-        r"|stay(?:ing)? in (?:direct )?(?:patient )?care|direct (?:patient )?care|telehealth|telemedicine|tele-health"
-        r"|chang(?:e|ing) (?:my )?specialt(?:y|ies)|new specialty|switch(?:ing)? specialt(?:y|ies)|outpatient|school nurs"
-        r"(?:e|ing)|urgent care|home health|clinic job|keep (?:seeing|treating) patients|otro entorno|telemedicina",
+        r"|stay(?:ing)? in (?:direct )?(?:patient )?care|chang(?:e|ing) (?:my )?specialt(?:y|ies)|new specialty"
+        r"|switch(?:ing)? specialt(?:y|ies)|keep (?:seeing|treating) patients|otro entorno"
+        # A care setting is a choice only as a move ("switching to telehealth"); "my outpatient clinic" is not.
+        rf"|{MOVE} (?:an? )?(?:outpatient|telehealth|telemedicine|tele-health|school nurs(?:e|ing)|urgent care|home health"
+        r"|clinic (?:job|work)|ambulatory)|telemedicina",
     ),
     (
         D.UNDECIDED,
@@ -300,7 +309,10 @@ DESTINATION_ACRONYMS: list[tuple[str, str]] = [
     (D.REGULATORY_AFFAIRS, r"FDA|RAC"),
     (D.CLINICAL_LEADERSHIP, r"CNO|CMO"),
 ]
-DESTINATION_RES = [(slug, re.compile(rf"\b(?:{pattern})\b")) for slug, pattern in DESTINATION_WORDS]
+DESTINATION_RES = [
+    (slug, re.compile(rf"\b(?:{pattern}|{'[-_ ]'.join(map(re.escape, str(slug).split('-')))})\b"))
+    for slug, pattern in DESTINATION_WORDS
+]
 ACRONYM_RES = [(slug, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")) for slug, pattern in DESTINATION_ACRONYMS]
 # A destination counts as the reader's choice after one of these, before "track/role...", or on a short line.
 DESTINATION_INTENT_BEFORE_RE = re.compile(
@@ -309,12 +321,14 @@ DESTINATION_INTENT_BEFORE_RE = re.compile(
     r"|pivot(?:ing)? (?:to|into)|transition(?:ing)? (?:to|into)|get(?:ting)? into|break(?:ing)? into|look(?:ing)? at"
     r"|consider(?:ing)?|prefer|want(?:s)?(?: to (?:do|try|go into|be in|work in))?|would like|i'd like|thinking (?:about|of)"
     r"|drawn to|excited about|set on|decided on|chose|choose|pick(?:ed)?|more into|track:?|thinking"
-    r"|destination:?|try|trying|explore|exploring|aiming (?:at|for)|targeting|target|me interesa"
+    r"|destination:?|try|trying|explore|exploring|aiming (?:at|for)|targeting|target|me interesa|decided(?: that)?"
+    r"|settled on|commit(?:ted|ting)? to|going all in on|stick(?:ing)? with|my focus (?:is|to)|focus to|choice is|pick is"
     r"|cambiar(?:me)? a|prefiero|quiero|hacia|en)\s+(?:\w+\s+){0,2}$"
 )
 DESTINATION_INTENT_AFTER_RE = re.compile(
     r"^\s*(?:-\s*)?(?:track|path|route|roles?|jobs?|positions?|side|world|space|work|career|instead|please|for me"
-    r"|is (?:the one|my (?:pick|choice|track))|sounds|seems|looks|fits|feels)\b"
+    r"|is (?:the one|my (?:pick|choice|track)|(?:the |a )?(?:right|best|better|good) (?:fit|choice|path|move|direction"
+    r"|one|track)|(?:it|for me))|fits|(?:sounds?|seems?|looks?|feels?) (?:right|like (?:the|my) (?:right |best )?(?:fit|one|track|path)))\b"
 )
 NEGATION_RE = re.compile(
     r"\b(?:not|no|never|nor|don't|dont|doesn't|didn't|haven't|havent|hasn't|hadn't|isn't|aren't|wasn't|won't|wont"
@@ -421,6 +435,8 @@ class Understanding:
     cues: tuple[Cue, ...] = field(default_factory=tuple)
     license_plan: str | None = None
     pay_need: str | None = None
+    remainder: str = ""  # what the reply says beyond its answer: a question, a story, thanks (the thread keeps it)
+    question: bool = False  # the remainder asks something a person should answer
 
     @property
     def clear(self) -> bool:
@@ -456,10 +472,37 @@ class Understanding:
             "problem": self.problem,
             "summary": self.summary(),
             "cues": [cue.as_dict() for cue in self.cues],
+            "remainder": self.remainder,
+            "question": self.question,
         }
 
 
 # --- Reading ----------------------------------------------------------------------------------
+
+MAX_UNDERSTOOD = 2_000
+# Words an answer line is made of: a line holding little else is the answer, not a message.
+ANSWER_WORDS = FILLER | COMMAND_FILLER | set(COMMAND_LINE_WORDS) | set(STAGE_LABELS) | set(NUMBER_WORDS)
+QUESTION_START_RE = re.compile(
+    r"^\W*(?:how|what|when|where|why|who|which|can|could|would|should|is|are|do|does|did|will|any (?:advice|tips"
+    r"|thoughts|ideas)|i was wondering|i wonder|wondering|question|quick question|como|que|cuando|donde|por que|puedo"
+    r"|puede|pueden)\b"
+)
+
+
+def _remainder(cased: str, cues: list[Cue]) -> tuple[str, bool]:
+    """The lines that say more than the answer (a cue's own words and filler taken out, over three
+    words left, or a question), and whether they ask something."""
+    evidence = sorted({c.evidence.lower() for c in cues if c.counts and c.evidence}, key=len, reverse=True)
+    kept = []
+    for line in cased.splitlines():
+        rest = line.lower()
+        for words in evidence:
+            rest = rest.replace(words, " ")
+        tokens = [t for t in ANSWER_TOKEN_RE.findall(rest) if t not in ANSWER_WORDS and not t.lstrip("#").isdigit()]
+        if len(tokens) > 3 or (tokens and "?" in line):
+            kept.append(line.strip())
+    question = any("?" in line or QUESTION_START_RE.match(line.lower()) for line in kept)
+    return "\n".join(kept)[:5000], question
 
 
 def _clause_before(text: str, start: int, floor: int = 0) -> str:
@@ -588,7 +631,8 @@ def _destination_cues(text: str, cased: str) -> list[Cue]:
             line_end = text.find("\n", end)
             line = text[line_start : line_end if line_end >= 0 else None]
             if not (
-                len(ANSWER_TOKEN_RE.findall(line)) <= 6
+                MOVE_RE.match(evidence.lower())
+                or len(ANSWER_TOKEN_RE.findall(line)) <= 6
                 or DESTINATION_INTENT_BEFORE_RE.search(" ".join(before.split()[-4:]) + " ")
                 or DESTINATION_INTENT_AFTER_RE.search(text[end:])
             ):
@@ -596,6 +640,27 @@ def _destination_cues(text: str, cased: str) -> list[Cue]:
         cues.append(Cue("destination", str(slug), evidence, note))
         previous_end = end
     return cues
+
+
+# "Please move me to that track" after naming one destination: that destination is the choice.
+THAT_TRACK_RE = re.compile(
+    r"\b(?:move|switch|put|change|sign|transfer) me (?:over )?(?:to|into|onto|on|up for) (?:that|this|the same|the)"
+    r" (?:one|track|path|destination|direction|route)\b(?! for)|\b(?:that|this)(?:'s| is| one is) (?:my|the) "
+    r"(?:track|choice|pick|path|destination)\b|\bi(?:'ll| will)? (?:take|choose|pick) (?:that|this) (?:track|one|path)\b"
+)
+
+
+def _that_track(cues: list[Cue], text: str) -> list[Cue]:
+    """One destination mentioned before "move me to that track" is the one chosen."""
+    request = THAT_TRACK_RE.search(text)
+    if request is None or _note(text, request.start(), request.end(), wish=False):
+        return cues
+    named = [c for c in cues if c.kind == "destination" and c.note in ("", "mentioned, not chosen")]
+    before = {c.value for c in named if 0 <= text.find(c.evidence.lower()) < request.start()}
+    if len(before) != 1 or any(c.counts for c in named if c.value not in before):
+        return cues
+    (value,) = before
+    return [Cue(c.kind, c.value, c.evidence) if c.kind == "destination" and c.value == value else c for c in cues]
 
 
 def _command_cues(text: str) -> list[Cue]:
@@ -708,13 +773,18 @@ def _label(slug: str) -> str:
 
 
 def understand(text: str) -> Understanding:
-    """What a check-in reply asks for, with the evidence; `problem` says why nothing should change."""
-    cased = clean_lines(_plain(text or ""))
+    """What a check-in reply asks for, with the evidence; `problem` says why nothing should change.
+    An answer comes first: only the first MAX_UNDERSTOOD characters are read (bounded work)."""
+    cased = clean_lines(_plain((text or "")[:MAX_UNDERSTOOD]))
     folded = cased.lower()
     if len(folded) != len(cased):  # a rare character whose lower case is longer: keep offsets aligned
         cased = folded
     numbers_text = NOT_ANSWERS_RE.sub(lambda m: " " * len(m.group()), folded)
-    cues = _stage_cues(folded, numbers_text) + _destination_cues(folded, cased) + _command_cues(folded)
+    cues = (
+        _stage_cues(folded, numbers_text)
+        + _that_track(_destination_cues(folded, cased), folded)
+        + _command_cues(folded)
+    )
     stage, stage_problem = _decide_stage(cues, folded)
     cues = _where_they_apply(cues, folded) + _profile_cues(folded)
     profile, profile_problem = {}, ""
@@ -763,7 +833,8 @@ def understand(text: str) -> Understanding:
             problem = f'no answer found ("{skipped.evidence}": {skipped.note})'
         else:
             problem = "no stage, destination or command found"
+    remainder, question = _remainder(cased, cues)
     if problem:
-        return Understanding(problem=problem, cues=tuple(cues))
+        return Understanding(problem=problem, cues=tuple(cues), remainder=remainder, question=question)
     return Understanding(stage=stage, destination=destination, command=command, no_change=no_change, cues=tuple(cues),
-                         **profile)  # fmt: skip
+                         remainder=remainder, question=question, **profile)  # fmt: skip

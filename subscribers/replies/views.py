@@ -20,5 +20,15 @@ def undo_reply(request: HttpRequest, token: str) -> HttpResponse:
         reverted = inbound.undo(reply)
         reply.refresh_from_db()
     read_as = "; ".join(describe_change(Change(**item)) for item in reply.applied.get("changes", []))
-    context = {"reply": reply, "reverted": reverted, "read_as": read_as or "no change"}
+    put_back = "; ".join(describe_restored(change) for change in reverted or [])
+    context = {"reply": reply, "reverted": reverted, "read_as": read_as or "no change", "put_back": put_back}
     return render(request, "subscribers/undo.html", context)
+
+
+def describe_restored(change: Change) -> str:
+    """What an undo put back, in the reader's words ("stage 2, conversations"; "the course running")."""
+    if change.what == "status":
+        return {"active": "the course running", "paused": "the course paused", "unsubscribed": "unsubscribed"}.get(
+            change.after, change.after
+        )
+    return describe_change(change)

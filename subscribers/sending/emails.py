@@ -7,19 +7,23 @@ from email.utils import parseaddr
 from functools import lru_cache
 from html import escape
 
+import css_inline
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
 
-from course.vocabulary import Destination, Kind, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
 from lessons import sections
 from lessons.rendering import Block, render_lesson
-from subscribers.models import Delivery, Reply, Subscriber
+from subscribers.models import ConversationMessage, Delivery, Reply, Subscriber
 from subscribers.plan import summary
 from subscribers.readers.addresses import reply_address, unsubscribe_address
 from subscribers.readers.course_time import clock_of
 from subscribers.readers.links import ADDRESS_LINK_MAX_AGE, max_age, plan_url, preferences_url, unsubscribe_url
 
 PLAN_PLACEHOLDER = re.compile(r"\{\{\s*your_plan\s*\}\}")
+
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, keep_style_tags=False)
 
 
 def sender_domain() -> str:
@@ -85,8 +89,8 @@ def lesson_email(delivery: Delivery, now) -> EmailMultiAlternatives:
         body=rendered.text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
-        # A check-in is answered by replying: the signed address names the reader and this delivery.
-        reply_to=[reply_address(subscriber.pk, delivery.pk)] if delivery.lesson.kind == Kind.CHECKIN else None,
+        # Every course email is a conversation: the signed address names the reader and this delivery.
+        reply_to=[reply_address(subscriber.pk, delivery.pk)],
         headers=list_headers(delivery),
     )
     message.attach_alternative(rendered.html, "text/html")
@@ -116,7 +120,7 @@ def _backend_path(connection) -> str:
 def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMultiAlternatives:
     """One ESP call for many readers of the same lesson version: the version rendered once with
     the ESP's merge fields where the placeholders are, each reader's values as merge data, and
-    each reader's own Message-ID, List-Unsubscribe (and check-in Reply-To) as merge headers."""
+    each reader's own Message-ID, List-Unsubscribe and signed Reply-To as merge headers."""
     first = deliveries[0]
     text_field, html_field = BATCH_BACKENDS.get(_backend_path(connection), next(iter(BATCH_BACKENDS.values())))
     rendered = rendered_version(first).merge_fields(text_field, html_field)
@@ -142,8 +146,7 @@ def lesson_batch(deliveries: list[Delivery], now, connection=None) -> EmailMulti
         }
         headers = list_headers(delivery)
         del headers["List-Id"], headers["List-Unsubscribe-Post"]
-        if delivery.lesson.kind == Kind.CHECKIN:
-            headers["Reply-To"] = reply_address(subscriber.pk, delivery.pk)
+        headers["Reply-To"] = reply_address(subscriber.pk, delivery.pk)
         message.merge_headers[subscriber.email] = headers
         message.merge_metadata[subscriber.email] = {"delivery": str(delivery.pk)}
     return message
@@ -193,46 +196,168 @@ def list_headers(delivery: Delivery) -> dict[str, str]:
     }
 
 
-def reply_confirmation(reply: Reply, changes: list, undo_url: str) -> EmailMultiAlternatives:
-    """ "We read your reply as: stage 4, interviewing. Not right? Undo" — threaded under the reader's reply."""
-    subscriber = reply.subscriber
-    read_as = "; ".join(describe_change(change) for change in changes)
-    then = []
-    if any(change.what == "status" and change.after == "paused" for change in changes):
-        then.append(
-            'The course is paused. Reply "resume" to a check-in or use your preferences page to pick it up again.'
-        )
-    elif any(change.what == "status" and change.after == "unsubscribed" for change in changes):
-        then.append("You will get no more course emails.")
-    else:
-        then.append("Your next email follows this.")
-    text = (
-        f"Hi {subscriber.first_name or 'there'},\n\n"
-        f"We read your reply as: {read_as}.\n{' '.join(then)}\n\n"
-        f"Not right? Undo: {undo_url}\n"
-        f"(or reply to this email with the right answer)\n\n"
-        f"--\nPause, change your track or unsubscribe: {preferences_url(subscriber)}\n"
+# --- Conversations: every email below is part of the reader's thread (subscribers.replies.conversations) ---
+
+
+def thread_message_id(message: ConversationMessage, course_slug: str) -> str:
+    """Stable per thread message: a retried send carries the same id, so clients fold it."""
+    return f"<thread-{message.pk}.{course_slug}@{sender_domain()}>"
+
+
+def _in_course_layout(subscriber: Subscriber, subject: str, fragment: str) -> str:
+    """A short note in the same layout as the course's lessons (brand line, footer, inlined CSS)."""
+    page = render_to_string(
+        "lessons/email.html",
+        {
+            "subject": subject,
+            "body": fragment,
+            "course_title": subscriber.course.title,
+            "preferences_url": preferences_url(subscriber),
+            "postal_address": settings.SENDER_POSTAL_ADDRESS,
+        },
     )
-    html = (
-        f"<p>Hi {escape(subscriber.first_name or 'there')},</p>"
-        f"<p>We read your reply as: <strong>{escape(read_as)}</strong>.<br>{escape(' '.join(then))}</p>"
-        f'<p>Not right? <a href="{escape(undo_url)}">Undo</a> (or reply with the right answer).</p>'
-        f'<p style="color:#5b6670;font-size:13px"><a href="{escape(preferences_url(subscriber))}">Preferences</a></p>'
+    return _INLINER.inline(page)
+
+
+def _text_footer(subscriber: Subscriber) -> str:
+    url = preferences_url(subscriber)
+    return (
+        f"\n--\nYou get this email because you enrolled in {subscriber.course.title}.\n"
+        f"Your plan: {url}plan/\nPause, change your track, time or email: {url}\n"
     )
-    subject = reply.subject if reply.subject.lower().startswith("re:") else f"Re: {reply.subject or 'your check-in'}"
-    headers = {"Auto-Submitted": "auto-replied"}
-    if reply.message_id.startswith("<"):
-        headers.update({"In-Reply-To": reply.message_id, "References": reply.message_id})
+
+
+def _paragraphs(text: str) -> str:
+    return "".join(f"<p>{escape(block).replace(chr(10), '<br>')}</p>" for block in text.split("\n\n") if block.strip())
+
+
+def _thread_email(
+    subscriber: Subscriber,
+    *,
+    subject: str,
+    text: str,
+    html_fragment: str,
+    delivery_id: int | None,
+    in_reply_to: str,
+    references: list[str],
+    message_id: str = "",
+    automatic: bool = True,
+) -> EmailMultiAlternatives:
+    """One email on the reader's thread: from the course address, threaded under `in_reply_to`, with
+    the reader's signed Reply-To, so their next reply lands in the same thread."""
+    subject = " ".join(subject.split())[:200]
+    headers = {"Auto-Submitted": "auto-replied"} if automatic else {}
+    if message_id:
+        headers["Message-ID"] = message_id
+    # RFC 5322: the thread's ids so far, the message answered last.
+    chain = [ref for ref in dict.fromkeys([*references, in_reply_to]) if ref.startswith("<") and ref != in_reply_to]
+    chain += [in_reply_to] if in_reply_to.startswith("<") else []
+    if in_reply_to.startswith("<"):
+        headers["In-Reply-To"] = in_reply_to
+    if chain:
+        headers["References"] = " ".join(chain[-10:])
     message = EmailMultiAlternatives(
-        subject=subject.replace("\n", " ")[:200],
-        body=text,
+        subject=subject,
+        body=text + _text_footer(subscriber),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[subscriber.email],
-        reply_to=[reply_address(subscriber.pk, reply.delivery_id)] if reply.delivery_id else None,
+        reply_to=[reply_address(subscriber.pk, delivery_id or 0)],
         headers=headers,
     )
-    message.attach_alternative(html, "text/html")
+    message.attach_alternative(_in_course_layout(subscriber, subject, html_fragment), "text/html")
     return message
+
+
+def re_subject(subject: str, fallback: str = "your reply") -> str:
+    subject = " ".join((subject or "").split())
+    return subject if subject.lower().startswith("re:") else f"Re: {subject or fallback}"
+
+
+def reply_confirmation(
+    reply: Reply, changes: list, undo_url: str, *, answer_days: int | None = None, message_id: str = ""
+) -> EmailMultiAlternatives:
+    """ "We read your reply as: stage 4, interviewing. Not right? Undo" — threaded under the reader's reply.
+    `answer_days`: the reply also held a question, and a person answers it within that many days."""
+    subscriber = reply.subscriber
+    read_as = "; ".join(describe_change(change) for change in changes)
+    if any(change.what == "status" and change.after == "paused" for change in changes):
+        then = 'The course is paused. Reply "resume" to any course email, or use your preferences page, to pick it up.'
+    elif any(change.what == "status" and change.after == "unsubscribed" for change in changes):
+        then = "You will get no more course emails."
+    else:
+        then = "Your next email follows this."
+    person = (
+        f"A person reads every reply: you'll hear back about the rest of your message within {_days(answer_days)}."
+        if answer_days
+        else ""
+    )
+    first = f"Hi {subscriber.first_name or 'there'},"
+    text = (
+        f"{first}\n\nWe read your reply as: {read_as}.\n{then}\n\n"
+        + (f"{person}\n\n" if person else "")
+        + f"Not right? Undo: {undo_url}\n(or reply to this email with the right answer)\n"
+    )
+    html = (
+        f"<p>{escape(first)}</p>"
+        f"<p>We read your reply as: <strong>{escape(read_as)}</strong>.<br>{escape(then)}</p>"
+        + (f"<p>{escape(person)}</p>" if person else "")
+        + f'<p>Not right? <a href="{escape(undo_url)}">Undo this change</a> (or reply with the right answer).</p>'
+    )
+    return _thread_email(
+        subscriber, subject=re_subject(reply.subject, "your check-in"), text=text, html_fragment=html,
+        delivery_id=reply.delivery_id, in_reply_to=reply.message_id, references=_delivery_ref(reply),
+        message_id=message_id,
+    )  # fmt: skip
+
+
+def _days(days: int) -> str:
+    return "a day" if days == 1 else f"{days} days"
+
+
+def _delivery_ref(reply: Reply) -> list[str]:
+    delivery = reply.delivery
+    return [delivery.message_id] if delivery is not None and delivery.message_id else []
+
+
+def reply_acknowledgement(reply: Reply, *, in_review: bool, answer_days: int, message_id: str = ""):
+    """The one short note a reply gets when it changed nothing by itself: it went to review, or it asks
+    something. A person reads it and answers within `answer_days` (REPLY_ANSWER_DAYS)."""
+    subscriber = reply.subscriber
+    first = f"Hi {subscriber.first_name or 'there'},"
+    if in_review:
+        said = (
+            "Thanks for your reply. We could not tell for certain what to change from it, so nothing about "
+            "your course has changed yet."
+        )
+    else:
+        said = "Thanks for your message."
+    person = f"A person reads every reply: you'll hear back within {_days(answer_days)}."
+    text = f"{first}\n\n{said}\n{person}\n"
+    html = f"<p>{escape(first)}</p><p>{escape(said)}<br>{escape(person)}</p>"
+    return _thread_email(
+        subscriber, subject=re_subject(reply.subject), text=text, html_fragment=html,
+        delivery_id=reply.delivery_id, in_reply_to=reply.message_id, references=_delivery_ref(reply),
+        message_id=message_id,
+    )  # fmt: skip
+
+
+def conversation_answer(
+    subscriber: Subscriber,
+    body: str,
+    *,
+    subject: str,
+    delivery_id: int | None,
+    in_reply_to: str,
+    references: list[str],
+    message_id: str,
+) -> EmailMultiAlternatives:
+    """A person's answer from the conversation inbox, threaded under the reader's last reply."""
+    text = body.strip() + "\n"
+    return _thread_email(
+        subscriber, subject=re_subject(subject), text=text, html_fragment=_paragraphs(body.strip()),
+        delivery_id=delivery_id, in_reply_to=in_reply_to, references=references, message_id=message_id,
+        automatic=False,
+    )  # fmt: skip
 
 
 def describe_change(change) -> str:

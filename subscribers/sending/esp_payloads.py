@@ -65,7 +65,16 @@ def postmark(raw: bytes) -> Payload:
         "Tag": "",
         "Headers": [{"Name": "Return-Path", "Value": f"<{sender[1]}>"}]
         + [{"Name": name, "Value": str(value)} for name, value in message.items() if name.lower() != "return-path"],
-        "Attachments": [],
+        # Postmark posts each attachment here, base64, and again inside RawEmail.
+        "Attachments": [
+            {
+                "Name": part.get_filename() or "",
+                "Content": base64.b64encode(part.get_payload(decode=True) or b"").decode(),
+                "ContentType": part.get_content_type(),
+                "ContentLength": len(part.get_payload(decode=True) or b""),
+            }
+            for part in message.iter_attachments()
+        ],
         "RawEmail": raw.decode("utf-8", "replace"),
     }
     return Payload(INBOUND_PATHS["postmark"], "application/json", json.dumps(body).encode(), {})

@@ -1,6 +1,6 @@
 """The dev outbox page: what the local outbox backend kept (DEBUG or OUTBOX_PAGE_ENABLED only).
 
-A check-in's page has a "reply to this" form: it writes a reply the way a mail client would and
+Each course email's page has a "reply to this" form: it writes a reply the way a mail client would and
 posts it, shaped like the configured ESP's inbound webhook, to the real anymail view over HTTP.
 """
 
@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from subscribers.models import OutboxMessage, Reply
+from subscribers.readers.addresses import is_reply_address
 from subscribers.sending import esp_payloads
 
 
@@ -29,7 +30,8 @@ def outbox(request: HttpRequest) -> HttpResponse:
 
 
 def _checkin_address(message: OutboxMessage) -> str:
-    return next((address for address in message.reply_to if address.lower().startswith("checkin+")), "")
+    """The signed reply address every course email carries (subscribers.readers.addresses)."""
+    return next((address for address in message.reply_to if is_reply_address(address)), "")
 
 
 def outbox_message(request: HttpRequest, pk: int) -> HttpResponse:
