@@ -144,6 +144,21 @@ def run(readers: int) -> None:
     _purge()
 
 
+def _defaults_for_the_rest(model, listed: str) -> tuple[str, str]:
+    """The model's other required columns with their defaults, so a new field does not break the COPY."""
+    import json
+
+    named = {name.strip() for name in listed.split(",")}
+    rest = [f for f in model._meta.concrete_fields if f.column not in named and not f.null and f.has_default()]
+
+    def text(value) -> str:
+        if isinstance(value, bool):
+            return "t" if value else "f"
+        return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+    return "".join(f", {f.column}" for f in rest), "".join(f"\t{text(f.get_default())}" for f in rest)
+
+
 def seed_mid_course(course, count: int, now) -> int:
     """`count` due readers 20-40 weeks into the course, each with that many past deliveries (COPY)."""
     import random
@@ -188,10 +203,15 @@ def seed_mid_course(course, count: int, now) -> int:
         "created_at, sent_at, attempts, error, reason, message_id, provider_message_id, outcome",
     }
     with connection.cursor() as cursor:
-        for table, rows in ((Subscriber._meta.db_table, readers), (Delivery._meta.db_table, deliveries)):
-            with cursor.connection.cursor() as raw, raw.copy(f"COPY {table} ({columns[table]}) FROM STDIN") as copy:
+        for model, rows in ((Subscriber, readers), (Delivery, deliveries)):
+            table = model._meta.db_table
+            more, values = _defaults_for_the_rest(model, columns[table])
+            with (
+                cursor.connection.cursor() as raw,
+                raw.copy(f"COPY {table} ({columns[table]}{more}) FROM STDIN") as copy,
+            ):
                 for offset in range(0, len(rows), 50_000):
-                    copy.write("".join(rows[offset : offset + 50_000]))
+                    copy.write("".join(row[:-1] + values + "\n" for row in rows[offset : offset + 50_000]))
             cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
             cursor.execute(f"ANALYZE {table}")
     print(f"seeded {count:,} mid-course readers and {delivery_id:,} past deliveries by COPY in "

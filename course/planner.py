@@ -49,6 +49,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
+from typing import NamedTuple
 
 from course.schedule import CourseClock
 from course.vocabulary import ANY, Kind, Stage
@@ -165,9 +166,9 @@ class Reader:
         return max(Stage(self.stage), calendar, key=STAGE_ORDER.index)
 
 
-@dataclass(frozen=True)
-class Sent:
-    """A lesson already delivered (or in flight) to the reader, with the course time it went out."""
+class Sent(NamedTuple):
+    """A lesson already delivered (or in flight) to the reader, with the course time it went out.
+    A tuple: the tick builds some thirty per due reader."""
 
     lesson_id: int
     kind: str

@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from queue import Empty, Queue
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -119,18 +120,9 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
             reader, catalogue.rules[row.course_id], catalogue.lessons.get(row.course_id, []), history[row.id], now
         )
         if choice.lesson is not None:
-            deliveries.append(
-                Delivery(
-                    subscriber_id=row.id,
-                    lesson_id=choice.lesson.id,
-                    version_id=catalogue.versions[choice.lesson.id],
-                    due_at=row.next_send_at,
-                    reason=choice.reason[:300],
-                    course_week=choice.week,
-                    course_month=choice.month,
-                    created_at=now,
-                )
-            )
+            lesson_id = choice.lesson.id
+            deliveries.append(Planned(row.id, lesson_id, catalogue.versions[lesson_id], row.next_send_at,
+                                      choice.reason[:300], choice.week, choice.month, now))  # fmt: skip
         elif choice.finished:
             finished.append(row.id)
         else:
@@ -150,14 +142,28 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
     return ids
 
 
-def _insert_deliveries(deliveries: list[Delivery]) -> list[int]:
+class Planned(NamedTuple):
+    """A Delivery row the tick is about to insert (a tuple: no model instance per reader)."""
+
+    subscriber_id: int
+    lesson_id: int
+    version_id: int
+    due_at: datetime
+    reason: str
+    course_week: int
+    course_month: int
+    created_at: datetime
+
+
+def _insert_deliveries(deliveries: list[Planned]) -> list[int]:
     """Insert the planned Delivery rows in one statement; returns their ids. On PostgreSQL the
     columns travel as arrays (INSERT ... SELECT FROM unnest), which spares the ORM's per-value
     preparation of a bulk_create (most of a tick's time at 100,000 readers); elsewhere bulk_create."""
     if not deliveries:
         return []
     if connection.vendor != "postgresql":
-        return [delivery.pk for delivery in Delivery.objects.bulk_create(deliveries)]
+        rows = [Delivery(**planned._asdict()) for planned in deliveries]
+        return [delivery.pk for delivery in Delivery.objects.bulk_create(rows)]
     at = connection.ops.adapt_datetimefield_value
     columns = list(zip(*((d.subscriber_id, d.lesson_id, d.version_id, at(d.due_at), d.reason, d.course_week,
                           d.course_month, at(d.created_at)) for d in deliveries), strict=True))  # fmt: skip
