@@ -36,17 +36,18 @@ class CourseMap:
         return {(gap.month, gap.stage, gap.destination) for gap in self.gaps}
 
 
-def course_map(rules: Rules, catalogue: Sequence[LessonInfo]) -> CourseMap:
+def course_map(rules: Rules, catalogue: Sequence[LessonInfo], destinations: Sequence[str] = ()) -> CourseMap:
+    """The map over the course's own `destinations` (its vocabulary; the built-in ones by default)."""
+    tracks = list(destinations) or list(Destination.values)
     result = CourseMap(months=rules.length_months)
     for lesson in catalogue:
         if lesson.kind not in (Kind.LESSON, Kind.MILESTONE):
             continue
         stages = list(Stage) if lesson.stage == ANY else [Stage(lesson.stage)]
-        destinations = list(Destination) if ANY in lesson.destinations else lesson.destinations
         for stage in stages:
-            for destination in destinations:
+            for destination in tracks if ANY in lesson.destinations else lesson.destinations:
                 result.counts[(lesson.month, str(stage), str(destination))] += 1
-    for destination in Destination:
+    for destination in tracks:
         for stage in PATH_STAGES:
             result.gaps.extend(path_gaps(rules, catalogue, stage, destination))
     return result

@@ -5,6 +5,8 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from course.vocabulary import Vocabulary, vocabulary_of
+
 
 class Course(models.Model):
     """A course: its lessons live in `lessons`, its readers in `subscribers`."""
@@ -34,6 +36,11 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def words(self) -> Vocabulary:
+        """The course's own stages and destinations (course.yaml), else the built-in ones."""
+        return vocabulary_of(self.vocabulary)
 
     @property
     def price_cents(self) -> int:

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from course.coverage import course_map
 from course.models import Course
-from course.vocabulary import ANY, Destination, Stage
+from course.vocabulary import ANY, Destination, builtin_vocabulary
 from lessons import history, sections, suggest
 from lessons.catalogue import Catalogue
 from lessons.files import placeholder_problem
@@ -55,6 +55,13 @@ class LessonForm(forms.ModelForm):
             self.fields["subject"].initial, self.fields["body"].initial = version.subject, version.body
         if not self.instance.pk:
             self.fields["destinations"].initial = [ANY]
+        # The course's own tracks (its vocabulary), with any a lesson already names kept choosable.
+        course = self.instance.course if self.instance.pk else None
+        words = course.words if course else builtin_vocabulary()
+        named = [
+            (slug, slug) for slug in self.instance.destinations or [] if slug != ANY and not words.has_destination(slug)
+        ]
+        self.fields["destinations"].choices = [(ANY, "Any destination"), *words.destination_choices(), *named]
 
     def clean_destinations(self) -> list[str]:
         chosen = self.cleaned_data["destinations"]
@@ -257,7 +264,10 @@ class LessonAdmin(admin.ModelAdmin):
                    "chosen": chosen, "opts": self.model._meta}  # fmt: skip
         if chosen is not None:
             catalogue = Catalogue.load()
-            result = course_map(catalogue.rules[chosen.pk], catalogue.lessons.get(chosen.pk, []))
+            words = chosen.words
+            result = course_map(
+                catalogue.rules[chosen.pk], catalogue.lessons.get(chosen.pk, []), words.destination_values
+            )
             gaps = result.gap_cells()
             months = list(range(1, result.months + 1))
             context["months"] = months
@@ -269,15 +279,15 @@ class LessonAdmin(admin.ModelAdmin):
                         {
                             "stage": stage.label,
                             "cells": [
-                                {"count": result.counts[(m, stage.value, destination.value)],
-                                 "gap": (m, stage.value, destination.value) in gaps}
+                                {"count": result.counts[(m, stage.slug, destination.slug)],
+                                 "gap": (m, stage.slug, destination.slug) in gaps}
                                 for m in months
                             ],
                         }
-                        for stage in Stage
+                        for stage in words.stages
                     ],
                 }
-                for destination in Destination
+                for destination in words.destinations
             ]  # fmt: skip
         return TemplateResponse(request, "admin/lessons/lesson/course_map.html", context)
 

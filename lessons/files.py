@@ -15,7 +15,18 @@ import yaml
 
 from course.coverage import course_map
 from course.planner import LessonInfo, Rules, sort_catalogue
-from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import (
+    ANY,
+    Destination,
+    Kind,
+    LicensePlan,
+    PayNeed,
+    Profession,
+    Stage,
+    Vocabulary,
+    parse_vocabulary,
+    vocabulary_of,
+)
 from lessons import fileformat, pay, sections, suggest
 from lessons.overlap import shared_passage_problems
 from lessons.rendering import (
@@ -38,7 +49,8 @@ OPTIONAL_FIELDS = (*TARGETING_FIELDS, "essential_by", "trigger_stage")
 TARGETING_VALUES = {"professions": Profession.values, "license_plans": LicensePlan.values,
                     "pay_needs": PayNeed.values, "not_for": Destination.values}  # fmt: skip
 COURSE_FIELDS = ("slug", "title", "tagline", "price", "currency", "length_months", "cadence",
-                 "checkin_interval_weeks", "checkin_months")  # fmt: skip
+                 "checkin_interval_weeks", "checkin_months", "stages", "destinations")  # fmt: skip
+VOCABULARY_FIELDS = ("stages", "destinations")  # the course's own words (course.vocabulary), as written
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 CADENCES = {"weekly": 7}
 # Front matter lists: `any` alone and `[any]` mean the same; an absent optional field has its default.
@@ -118,6 +130,7 @@ class CourseFile:
     cadence: str = "weekly"
     checkin_interval_weeks: int = 4
     checkin_months: list[int] = field(default_factory=list)
+    vocabulary: dict = field(default_factory=dict)  # {"stages": [...], "destinations": [...]} as written
     text: str = ""
     lessons: list[LessonFile] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -133,7 +146,12 @@ class CourseFile:
         return {"slug": self.slug, "title": self.title, "tagline": self.tagline, "price": str(self.price),
                 "currency": self.currency, "length_months": self.length_months, "cadence": self.cadence,
                 "checkin_interval_weeks": self.checkin_interval_weeks,
-                "checkin_months": list(self.checkin_months)}  # fmt: skip
+                "checkin_months": list(self.checkin_months), **self.vocabulary}  # fmt: skip
+
+    @property
+    def words(self) -> Vocabulary:
+        """The course's stages and destinations (the built-in ones where it declares none)."""
+        return vocabulary_of(self.vocabulary)
 
 
 def course_folders(path: Path) -> list[Path]:
@@ -152,7 +170,7 @@ def read_course_folder(folder: Path, check_coverage: bool = False, check_overlap
     lessons that share a passage, `lessons.overlap`)."""
     course = _read_course_file(folder / COURSE_FILE)
     for path in sorted(folder.glob("*.md")):
-        lesson = _read_lesson_file(path, course.problems)
+        lesson = _read_lesson_file(path, course.problems, course.words.destination_values)
         if lesson is not None:
             course.lessons.append(lesson)
     _check_across_lessons(course)
@@ -207,10 +225,18 @@ def _read_course_file(path: Path) -> CourseFile:
         course.problems.append(Problem(path, line.get("length_months", 1), "length_months must be 1-12"))
     if course.price <= 0 or len(course.currency) != 3:
         course.problems.append(Problem(path, line.get("price", 1), "price must be positive, currency 3 letters"))
+    words = {key: data[key] for key in VOCABULARY_FIELDS if key in data}
+    if words:
+        _parsed, problems = parse_vocabulary(words)
+        for message in problems:
+            key = "stages" if message.startswith(("stage", "unknown stage")) else "destinations"
+            course.problems.append(Problem(path, line.get(key, 1), message))
+        course.vocabulary = words
     return course
 
 
-def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
+def _read_lesson_file(path: Path, problems: list[Problem], destinations: list[str] | None = None) -> LessonFile | None:
+    known = destinations if destinations is not None else list(Destination.values)
     try:
         raw = path.read_bytes()
         text = raw.decode("utf-8").replace("\r\n", "\n")
@@ -257,7 +283,8 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
             report(name, f"{name} must be a list of values or 'any'")
             continue
-        allowed = TARGETING_VALUES[name] if name == "not_for" else [*TARGETING_VALUES[name], ANY]
+        values_of = {**TARGETING_VALUES, "not_for": known}
+        allowed = values_of[name] if name == "not_for" else [*values_of[name], ANY]
         for value in values:
             if value not in allowed:
                 report(name, suggest.unknown(f"{name} value", value, allowed))
@@ -289,8 +316,8 @@ def _read_lesson_file(path: Path, problems: list[Problem]) -> LessonFile | None:
     if not lesson.destinations:
         report("destinations", "destinations is empty (use 'any')")
     for destination in lesson.destinations:
-        if destination not in (*Destination.values, ANY):
-            report("destinations", suggest.unknown("destination", destination, [*Destination.values, ANY]))
+        if destination not in (*known, ANY):
+            report("destinations", suggest.unknown("destination", destination, [*known, ANY]))
     if isinstance(lesson.month, bool) or not isinstance(lesson.month, int) or not 1 <= lesson.month <= 12:
         report("month", f"month must be a whole number from 1 to 12 (got {lesson.month!r})")
     if isinstance(lesson.order, bool) or not isinstance(lesson.order, int):
@@ -377,7 +404,7 @@ def catalogue_of(course: CourseFile) -> list[LessonInfo]:
 
 
 def coverage_problems(course: CourseFile) -> list[Problem]:
-    gaps = course_map(course.rules(), catalogue_of(course)).gaps
+    gaps = course_map(course.rules(), catalogue_of(course), course.words.destination_values).gaps
     by_path: dict[tuple[str, str], list[int]] = {}
     for gap in gaps:
         by_path.setdefault((gap.stage, gap.destination), []).append(gap.week)

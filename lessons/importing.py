@@ -165,7 +165,7 @@ def _import_course(course_file: CourseFile, *, force: bool, progress: Callable |
         "title": course_file.title, "tagline": course_file.tagline, "price": course_file.price,
         "currency": course_file.currency, "length_months": course_file.length_months,
         "cadence_days": course_file.cadence_days, "checkin_interval_weeks": course_file.checkin_interval_weeks,
-        "checkin_months": course_file.checkin_months, "vocabulary": getattr(course_file, "vocabulary", {}) or {},
+        "checkin_months": course_file.checkin_months, "vocabulary": course_file.vocabulary,
     }  # fmt: skip
     settings["support_files"] = support_files(course_file.path.parent)
     course = Course.objects.filter(slug=course_file.slug).first()
@@ -375,6 +375,7 @@ def course_as_file(course: Course) -> str:
         currency=course.currency, length_months=course.length_months,
         cadence={7: "weekly"}.get(course.cadence_days, "weekly"),
         checkin_interval_weeks=course.checkin_interval_weeks, checkin_months=list(course.checkin_months),
+        vocabulary=dict(course.vocabulary),
     )  # fmt: skip
     return course_file_text(course_file, course.file_text)
 

@@ -50,8 +50,9 @@ def test_import_lessons_reports_what_it_did(db, capsys):
     call_command("import_lessons", str(TEST_COURSE))
     call_command("import_lessons", str(TEST_COURSE))
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("test-course: 14 new lessons")
-    assert out[1] == "test-course: 0 new lessons, 0 new versions, 14 unchanged"
+    assert out[0] == "test-course: new course, 14 added, 0 unchanged"
+    assert out[1] == "  added     completion: completion.md"  # each lesson named
+    assert out[-1] == "test-course: up to date (14 lessons unchanged)"
 
 
 def test_import_lessons_of_a_missing_path_exits_non_zero_with_one_line():

@@ -20,7 +20,7 @@ from django.utils import timezone
 from course.models import Course
 from course.preview import Slot
 from course.schedule import COURSE_MONTH
-from course.vocabulary import Destination, Kind, Stage
+from course.vocabulary import Kind, Vocabulary, builtin_vocabulary
 from subscribers.models import Delivery, Event, Payment, Reply, Subscriber
 from subscribers.plan.coming import preview_for
 
@@ -379,12 +379,23 @@ def _cell(value) -> object:
 # --- Chart inputs -------------------------------------------------------------------------------
 
 
-def stage_items(counts: Counter) -> list[tuple[str, int]]:
-    return [(f"{stage.number} {stage.label}", counts.get(stage.value, 0)) for stage in Stage]
+def stage_items(counts: Counter, words: Vocabulary | None = None) -> list[tuple[str, int]]:
+    """Readers by stage, in the course's own words (the built-in ones across courses)."""
+    words = words or builtin_vocabulary()
+    return [(f"{stage.number} {stage.label}", counts.get(stage.slug, 0)) for stage in words.stages]
 
 
-def destination_items(counts: Counter) -> list[tuple[str, int]]:
-    return sorted(((d.label, counts.get(d.value, 0)) for d in Destination), key=lambda item: -item[1])
+def destination_items(counts: Counter, *vocabularies: Vocabulary) -> list[tuple[str, int]]:
+    """Readers by destination: every track of the first vocabulary (the course's own; the built-in
+    one by default) and any other track readers are on, labelled by whichever course names it."""
+    vocabularies = vocabularies or (builtin_vocabulary(),)
+    first = vocabularies[0].destination_values
+    slugs = [*first, *sorted(set(counts) - set(first))]
+
+    def label(slug: str) -> str:
+        return next((v.destination_label(slug) for v in vocabularies if v.has_destination(slug)), slug)
+
+    return sorted(((label(slug), counts.get(slug, 0)) for slug in slugs), key=lambda item: -item[1])
 
 
 def cohort_label(cohort: Cohort) -> str:
@@ -394,14 +405,16 @@ def cohort_label(cohort: Cohort) -> str:
     return f"{cohort.month:%b %Y} cohort\n{where}"
 
 
-def cohort_series(cohorts: Iterable[Cohort]) -> tuple[list[str], dict[str, list[float]]]:
+def cohort_series(
+    cohorts: Iterable[Cohort], words: Vocabulary | None = None
+) -> tuple[list[str], dict[str, list[float]]]:
     """Each cohort's readers as shares: the stages they are at, and those who left."""
     cohorts = list(cohorts)
     labels = [cohort_label(c) for c in cohorts]
     series: dict[str, list[float]] = defaultdict(list)
     for cohort in cohorts:
         total = cohort.readers or 1
-        for stage in Stage:
-            series[stage.label].append(round(cohort.by_stage.get(stage.value, 0) / total * 100, 1))
+        for stage in (words or builtin_vocabulary()).stages:
+            series[stage.label].append(round(cohort.by_stage.get(stage.slug, 0) / total * 100, 1))
         series["left the course"].append(round(cohort.left / total * 100, 1))
     return labels, dict(series)

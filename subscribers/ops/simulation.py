@@ -123,7 +123,8 @@ def _run(course: Course, result: Result, rng: random.Random, progress, start: da
             pending.remove(item)
             _, number, action = item
             if action == "enrol":
-                subscriber = enroll(course, _intake(number, rng), actor=ACTOR, why="simulated enrolment", now=now)
+                intake = _intake(number, rng, course.words.destination_values)
+                subscriber = enroll(course, intake, actor=ACTOR, why="simulated enrolment", now=now)
                 personas[subscriber.pk] = Persona(rng.randint(5, 16), rng.uniform(0.5, 0.95), 0.05, 0.04, 0.01)
                 result.slots[subscriber.pk] = _slots(subscriber, now, end)
             else:
@@ -177,7 +178,8 @@ def _reply(reader: Subscriber, persona: Persona, rng: random.Random, now, result
         result.actions["pause"] += 1
         return
     if action < persona.stop_rate + persona.pause_rate + persona.switch_rate:
-        destination = rng.choice([d for d in Destination.values if d != reader.destination])
+        tracks = reader.course.words.destination_values  # the course's own tracks
+        destination = rng.choice([d for d in tracks if d != reader.destination])
         changes.change_destination(reader, destination, actor=ACTOR, why="simulated reply: switch", now=now)
         result.actions["switch"] += 1
     weeks_in = clock_of(reader).week(now)
@@ -187,11 +189,11 @@ def _reply(reader: Subscriber, persona: Persona, rng: random.Random, now, result
         result.actions["stage"] += 1
 
 
-def _intake(number: int, rng: random.Random) -> Intake:
+def _intake(number: int, rng: random.Random, destinations: list[str] | None = None) -> Intake:
     return Intake(
         email=f"reader{number}@simulation.invalid",
         first_name=f"Reader {number}",
-        destination=rng.choice(Destination.values),
+        destination=rng.choice(destinations or Destination.values),
         stage=rng.choice([Stage.DECIDING] * 4 + [Stage.CONVERSATIONS, Stage.SEARCHING]),
         time_zone=rng.choice(ZONES),
         send_hour=rng.choice([6, 7, 8, 9, 12, 18, 20]),

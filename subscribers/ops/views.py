@@ -78,7 +78,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     days = int(request.GET["days"]) if request.GET.get("days") in {str(p) for p in PERIODS} else 30
     data = reports.overview(course, days)
     day_labels = [f"{day.day:%b %d}" for day in data.emails]
-    cohort_labels, cohort_series = reports.cohort_series(data.cohorts)
+    words = course.words if course else None  # the course's own stages and tracks; built-in across courses
+    cohort_labels, cohort_series = reports.cohort_series(data.cohorts, words)
     reply_items = [(status, data.replies.get(status, 0)) for status in ("applied", "review", "ignored", "dismissed")]
     context = {
         "data": data,
@@ -92,10 +93,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 colors=STATUS_COLORS,
             ),
             "stage": charts.horizontal_bars(
-                "Readers in the course by stage", reports.stage_items(data.by_stage), width=460
+                "Readers in the course by stage", reports.stage_items(data.by_stage, words), width=460
             ),
             "destination": charts.horizontal_bars(
-                "Readers in the course by destination", reports.destination_items(data.by_destination), width=460
+                "Readers in the course by destination",
+                reports.destination_items(
+                    data.by_destination, *([words] if words else []), *(c.words for c in courses)
+                ),
+                width=460,
             ),
             "emails": charts.line_chart(
                 f"Emails per day, last {days} days",

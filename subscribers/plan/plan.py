@@ -130,7 +130,8 @@ def _profession(subscriber: Subscriber) -> Answer:
 
 
 def _destination(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
-    destination = Destination(subscriber.destination)
+    destination = subscriber.destination
+    label = subscriber.course.words.destination_label(destination)  # the course's own track names
     track = [lesson for lesson in fitting if destination in lesson.destinations and ANY not in lesson.destinations]
     if destination == Destination.UNDECIDED:
         consequence = (f"You have not chosen a track: the first months compare them, starting with "
@@ -141,9 +142,9 @@ def _destination(subscriber: Subscriber, fitting: list[LessonInfo], named) -> An
                        f"that, starting with {named(track[0] if track else None)}; lessons about leaving clinical "
                        "work are left out.")  # fmt: skip
     else:
-        consequence = (f"{len(track)} lessons are written for {destination.label.lower()}, starting with "
+        consequence = (f"{len(track)} lessons are written for {label.lower()}, starting with "
                        f"{named(track[0] if track else None)}; the other tracks' lessons are left out.")  # fmt: skip
-    return Answer("Where you are heading", destination.label, consequence)
+    return Answer("Where you are heading", label, consequence)
 
 
 def _license(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
@@ -179,13 +180,14 @@ def _pay(subscriber: Subscriber, fitting: list[LessonInfo], named) -> Answer:
 
 
 def _stage(subscriber: Subscriber, reported: bool, planning: str) -> Answer:
+    label = subscriber.course.words.stage_label  # the course's own wording of each stage
     if reported:
-        return Answer("Where you are", f"{Stage(subscriber.stage).label} (you told us)",
-                      f"The lessons are chosen for {Stage(subscriber.stage).label.lower()}; the next check-in asks "
+        return Answer("Where you are", f"{label(subscriber.stage)} (you told us)",
+                      f"The lessons are chosen for {label(subscriber.stage).lower()}; the next check-in asks "
                       "again, and a reply with a number moves it at once.")  # fmt: skip
-    return Answer("Where you are", f"{Stage(subscriber.stage).label} when you signed up",
+    return Answer("Where you are", f"{label(subscriber.stage)} when you signed up",
                   f"Until you tell us otherwise the plan follows the calendar: this month that means "
-                  f"{Stage(planning).label.lower()}. Reply with a number (1 to 5) to move it.")  # fmt: skip
+                  f"{label(planning).lower()}. Reply with a number (1 to 5) to move it.")  # fmt: skip
 
 
 def _in_phase(first: int, last: int, month: int, stage: str) -> bool:

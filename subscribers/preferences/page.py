@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from course.schedule import available_time_zones
-from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage, Vocabulary
 from subscribers.models import Delivery, Event, Subscriber
 from subscribers.readers import changes, history, links
 from subscribers.readers.changes import WEEKDAYS
@@ -25,9 +25,11 @@ ADDRESS_REQUESTS_PER_DAY = 3
 class TrackForm(forms.Form):
     destination = forms.ChoiceField(label="Your destination", choices=Destination.choices)
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, words: Vocabulary | None = None, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        if words is not None:  # the course's own tracks
+            self.fields["destination"].choices = words.destination_choices()
 
 
 class StageForm(forms.Form):
@@ -38,9 +40,11 @@ class StageForm(forms.Form):
         error_messages={"required": "Choose where you are now.", "invalid_choice": "Choose one of the stages."},
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, words: Vocabulary | None = None, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        if words is not None:  # the course's own wording of each stage
+            self.fields["stage"].choices = words.stage_choices(numbered=True)
 
 
 class ProfileForm(forms.Form):
@@ -136,22 +140,22 @@ def apply(subscriber: Subscriber, data, *, now: datetime | None = None) -> tuple
                 "Your course is back on. Your next email comes at your usual time." if change else "Already on."
             ), None
         if action == "track":
-            form = TrackForm(data)
+            form = TrackForm(data, words=subscriber.course.words)
             if not form.is_valid():
                 return "", form
             change = changes.change_destination(
                 subscriber, form.cleaned_data["destination"], actor="reader", why=why, now=now
             )
-            label = Destination(subscriber.destination).label
+            label = subscriber.course.words.destination_label(subscriber.destination)
             return (
                 f"Your track is now {label}. Your next email follows it." if change else f"Your track stays {label}."
             ), None
         if action == "stage":
-            form = StageForm(data)
+            form = StageForm(data, words=subscriber.course.words)
             if not form.is_valid():
                 return "", form
             change = changes.change_stage(subscriber, form.cleaned_data["stage"], actor="reader", why=why, now=now)
-            stage = Stage(subscriber.stage)
+            stage = subscriber.course.words.stage(subscriber.stage)
             said = f"{stage.number}, {stage.label}"
             return (
                 f"Your stage is now {said}. Your next email follows it." if change else f"Your stage stays {said}."

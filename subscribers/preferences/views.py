@@ -52,13 +52,14 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 def _context(request: HttpRequest, subscriber: Subscriber, token: str, invalid_form) -> dict:
     subscriber.refresh_from_db()
-    track = page.TrackForm(initial={"destination": subscriber.destination}, auto_id="track_%s")
+    words = subscriber.course.words
+    track = page.TrackForm(initial={"destination": subscriber.destination}, auto_id="track_%s", words=words)
     timing = page.TimingForm(
         initial={"send_weekday": subscriber.send_weekday, "send_hour": subscriber.send_hour,
                  "time_zone": subscriber.time_zone},
         auto_id="timing_%s",
     )  # fmt: skip
-    stage = page.StageForm(initial={"stage": subscriber.stage}, auto_id="stage_%s")
+    stage = page.StageForm(initial={"stage": subscriber.stage}, auto_id="stage_%s", words=words)
     profile = page.ProfileForm(
         initial={name: getattr(subscriber, name) for name in page.PROFILE_SETTERS}, auto_id="profile_%s"
     )

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from course.schedule import is_time_zone, local_weekday, paused_slots
-from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import LicensePlan, PayNeed, Profession, Stage
 from subscribers.models import Event, Subscriber
 from subscribers.readers import audit
 from subscribers.readers.course_time import next_slot_of, timing_of
@@ -75,7 +75,8 @@ def change_stage(
 def change_destination(
     subscriber: Subscriber, destination: str, *, actor: str, why: str, now: datetime | None = None
 ) -> Change | None:
-    return _change_track("destination", Destination.values, subscriber, destination, actor=actor, why=why, now=now)
+    allowed = subscriber.course.words.destination_values  # the course's own tracks
+    return _change_track("destination", allowed, subscriber, destination, actor=actor, why=why, now=now)
 
 
 def change_license_plan(

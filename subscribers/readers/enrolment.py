@@ -39,7 +39,9 @@ class Intake:
     time_zone: str = "UTC"
     send_hour: int = field(default_factory=lambda: settings.DEFAULT_SEND_HOUR)
 
-    def problems(self) -> list[str]:
+    def problems(self, destinations: list[str] | None = None) -> list[str]:
+        """What is wrong with the intake; `destinations` are the course's tracks (built-in by default)."""
+        destinations = destinations or list(Destination.values)
         problems = []
         if "@" not in self.email or any(c in self.email for c in " \r\n<>,;"):
             problems.append(f"not an email address: {self.email!r}")
@@ -53,8 +55,8 @@ class Intake:
             problems.append(f"unknown license plan {self.license_plan!r} (one of {', '.join(LicensePlan.values)})")
         if self.pay_need not in PayNeed.values:
             problems.append(f"unknown pay need {self.pay_need!r} (one of {', '.join(PayNeed.values)})")
-        if self.destination not in Destination.values:
-            problems.append(f"unknown destination {self.destination!r} (one of {', '.join(Destination.values)})")
+        if self.destination not in destinations:
+            problems.append(f"unknown destination {self.destination!r} (one of {', '.join(destinations)})")
         if not is_time_zone(self.time_zone):
             problems.append(f"unknown time zone {self.time_zone!r} (e.g. America/New_York)")
         if not 0 <= self.send_hour <= 23:
@@ -65,7 +67,7 @@ class Intake:
 def enroll(course: Course, intake: Intake, *, actor: str, why: str, now: datetime | None = None) -> Subscriber:
     """Enrol a reader: the welcome goes out on the next tick, lessons follow weekly on the
     enrolment weekday at their preferred local hour."""
-    problems = intake.problems()
+    problems = intake.problems(course.words.destination_values)
     if problems:
         raise EnrolmentError("; ".join(problems))
     now = now or timezone.now()

@@ -270,7 +270,7 @@ def read(reply: Reply) -> Reading:
     except Exception as exc:  # a body no decoder understands
         text = ""
         logger.warning("reply %s: could not extract text: %s", reply.pk, exc)
-    understanding = understand(text)
+    understanding = understand(text, subscriber.course.words)  # the course's own tracks and their words
     reading = Reading(
         subscriber=subscriber,
         delivery=delivery,

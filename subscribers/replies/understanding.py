@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 
-from course.vocabulary import Destination, LicensePlan, PayNeed, Stage
+from course.vocabulary import LicensePlan, PayNeed, Stage, Vocabulary, builtin_vocabulary
 
 STAGES = [stage.value for stage in Stage]
 
@@ -254,66 +255,31 @@ STAGE_PHRASE_RES = [(number, re.compile(rf"\b(?:{pattern})\b")) for number, patt
 MOVE = r"(?:move|moving|switch|switching|transition|transitioning|go|going|pivot|pivoting|get|getting) (?:in)?to"
 MOVE_RE = re.compile(rf"{MOVE}\b")
 
-# --- Destination synonyms: the one table of the words a reply may use for each destination ------
-# (DESTINATION_WORDS, DESTINATION_ACRONYMS; each slug typed as itself, "change-setting", reads too).
-D = Destination
-DESTINATION_WORDS: list[tuple[str, str]] = [
-    (
-        D.HEALTH_TECH_PRODUCT,
-        r"health ?tech(?: product)?|health-tech|digital health|product (?:management|manager|role"
-        r"|owner|team|side)s?|clinical product|(?:a |health )?start-?ups?|tech (?:company|companies|startup)|ux research",
-    ),
-    (
-        D.MEDICAL_AFFAIRS,
-        r"medical affairs|pharma(?:ceutical)?s?|biotech|medical science liaisons?|medical information"
-        r"|medical writ(?:ing|er)|life sciences|farmaceutica|industria farmaceutica",
-    ),
-    (
-        D.PAYER,
-        r"payers?|payors?|insurance|insurers?|health ?plans?|utilization (?:management|review)|prior auth"
-        r"(?:orization)?s?|managed care|medicare advantage|aseguradoras?|seguros?",
-    ),
-    (D.CONSULTING, r"consulting|consultant|consultancy|advisory|consultoria"),
-    (
-        D.CLINICAL_INFORMATICS,
-        r"(?:clinical |nursing |health |medical )?informatics|epic analyst|ehr analyst"
-        r"|emr analyst|health it|clinical systems|informatica",
-    ),
-    (D.REGULATORY_AFFAIRS, r"regulatory(?: affairs)?|asuntos regulatorios|regulatorio"),
-    (
-        D.CLINICAL_LEADERSHIP,
-        r"clinical leadership|leadership|nurse manager|nursing management|(?:director|manager) of "
-        r"nursing|administration|healthcare admin|quality improvement|patient safety|liderazgo|gestion",
-    ),
-    (
-        D.CHANGE_SETTING,
-        r"change(?:d|s)? (?:of )?setting|changing settings?|different setting|stay(?:ing)? clinical"
-        r"|stay(?:ing)? in (?:direct )?(?:patient )?care|chang(?:e|ing) (?:my )?specialt(?:y|ies)|new specialty"
-        r"|switch(?:ing)? specialt(?:y|ies)|keep (?:seeing|treating) patients|otro entorno"
-        # A care setting is a choice only as a move ("switching to telehealth"); "my outpatient clinic" is not.
-        rf"|{MOVE} (?:an? )?(?:outpatient|telehealth|telemedicine|tele-health|school nurs(?:e|ing)|urgent care|home health"
-        r"|clinic (?:job|work)|ambulatory)|telemedicina",
-    ),
-    (
-        D.UNDECIDED,
-        r"undecided|(?:not sure|unsure|no idea) (?:which|what) (?:track|direction|path|destination)"
-        r"|(?:open to|exploring) (?:all|any|every)(?:thing| of them| options| tracks)?|indecisa|indeciso",
-    ),
-]
-# Case-sensitive acronyms, matched on the original text ("um, I think 3" is not utilization management).
-DESTINATION_ACRONYMS: list[tuple[str, str]] = [
-    (D.HEALTH_TECH_PRODUCT, r"UX"),
-    (D.MEDICAL_AFFAIRS, r"MSLs?|Med ?Affairs"),
-    (D.PAYER, r"UM|UR|HMOs?|MCOs?"),
-    (D.CLINICAL_INFORMATICS, r"CMIOs?|CNIOs?|Epic|Cerner"),
-    (D.REGULATORY_AFFAIRS, r"FDA|RAC"),
-    (D.CLINICAL_LEADERSHIP, r"CNO|CMO"),
-]
-DESTINATION_RES = [
-    (slug, re.compile(rf"\b(?:{pattern}|{'[-_ ]'.join(map(re.escape, str(slug).split('-')))})\b"))
-    for slug, pattern in DESTINATION_WORDS
-]
-ACRONYM_RES = [(slug, re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")) for slug, pattern in DESTINATION_ACRONYMS]
+# --- Destination words: each course's own, from its course.yaml (course.vocabulary) -------------
+# A destination's `words` (any case), `patterns` (regular expressions over the lowercased reply) and
+# `acronyms` (as written: "um, I think 3" is not utilization management); its slug typed as itself
+# ("change-setting", "change setting") reads too. `understand(text, words)` reads with the reader's
+# course's vocabulary; without one, the built-in vocabulary (the clinical course's).
+_WORDS: ContextVar[Vocabulary | None] = ContextVar("destination_words", default=None)
+
+
+@cache
+def destination_patterns(words: Vocabulary) -> tuple[list[tuple[str, re.Pattern]], list[tuple[str, re.Pattern]]]:
+    """The compiled (slug, pattern) lists for `words`: over the lowercased text, and acronyms as written."""
+    lowered, acronyms = [], []
+    for item in words.destinations:
+        phrases = [r"\s+".join(map(re.escape, word.lower().split())) for word in item.words if word.strip()]
+        own = "[-_ ]".join(map(re.escape, item.slug.split("-")))
+        lowered.append((item.slug, re.compile(rf"\b(?:{'|'.join([*item.patterns, *phrases, own])})\b")))
+        if item.acronyms:
+            acronyms.append((item.slug, re.compile(rf"(?<![\w-])(?:{'|'.join(item.acronyms)})(?![\w-])")))
+    return lowered, acronyms
+
+
+def _destination_words() -> Vocabulary:
+    return _WORDS.get() or builtin_vocabulary()
+
+
 # A destination counts as the reader's choice after one of these, before "track/role...", or on a short line.
 DESTINATION_INTENT_BEFORE_RE = re.compile(
     r"\b(?:between|as an?|working as|work as|lean(?:ing)?|leaning more|lean more|toward|towards|interested in|interest in|switch(?:ing)?(?: me)?(?: over)?"
@@ -448,7 +414,7 @@ class Understanding:
         if self.stage:
             parts.append(f"stage {Stage(self.stage).number}, {Stage(self.stage).label.lower()}")
         if self.destination:
-            parts.append(f"destination {Destination(self.destination).label.lower()}")
+            parts.append(f"destination {_label(self.destination)}")
         for kind in ("license_plan", "pay_need"):
             if getattr(self, kind):
                 noun, choices = PROFILE_LABELS[kind]
@@ -605,8 +571,9 @@ def _stage_cues(text: str, numbers_text: str) -> list[Cue]:
 
 
 def _destination_cues(text: str, cased: str) -> list[Cue]:
-    found = [(slug, m.start(), m.end()) for slug, pattern in DESTINATION_RES for m in pattern.finditer(text)]
-    found += [(slug, m.start(), m.end()) for slug, pattern in ACRONYM_RES for m in pattern.finditer(cased)]
+    destination_res, acronym_res = destination_patterns(_destination_words())
+    found = [(slug, m.start(), m.end()) for slug, pattern in destination_res for m in pattern.finditer(text)]
+    found += [(slug, m.start(), m.end()) for slug, pattern in acronym_res for m in pattern.finditer(cased)]
     kept: list[tuple[str, int, int]] = []
     for slug, start, end in sorted(found, key=lambda f: (f[1] - f[2], f[1])):  # longest first
         if not any(start < b and a < end for _, a, b in kept):
@@ -767,14 +734,22 @@ def _where_they_apply(cues: list[Cue], text: str) -> list[Cue]:
     ]
 
 
-@cache
 def _label(slug: str) -> str:
-    return Destination(slug).label.lower()
+    return _destination_words().destination_label(slug).lower()
 
 
-def understand(text: str) -> Understanding:
+def understand(text: str, words: Vocabulary | None = None) -> Understanding:
     """What a check-in reply asks for, with the evidence; `problem` says why nothing should change.
-    An answer comes first: only the first MAX_UNDERSTOOD characters are read (bounded work)."""
+    An answer comes first: only the first MAX_UNDERSTOOD characters are read (bounded work).
+    `words`: the reader's course's vocabulary (its destinations and the words for each)."""
+    token = _WORDS.set(words)
+    try:
+        return _understand(text)
+    finally:
+        _WORDS.reset(token)
+
+
+def _understand(text: str) -> Understanding:
     cased = clean_lines(_plain((text or "")[:MAX_UNDERSTOOD]))
     folded = cased.lower()
     if len(folded) != len(cased):  # a rare character whose lower case is longer: keep offsets aligned

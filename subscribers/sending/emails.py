@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import Destination, LicensePlan, PayNeed, Profession, Vocabulary, builtin_vocabulary
 from lessons import sections
 from lessons.rendering import Block, render_lesson
 from subscribers.models import ConversationMessage, Delivery, Reply, Subscriber
@@ -46,10 +46,10 @@ def placeholder_values(subscriber: Subscriber, now, *, your_plan: Block | None =
     return {
         "your_plan": your_plan or summary.plan_link_block(plan_url(subscriber, now)),
         "first_name": subscriber.first_name or "there",
-        "destination_name": Destination(subscriber.destination).label.lower()
+        "destination_name": subscriber.course.words.destination_label(subscriber.destination).lower()
         if subscriber.destination != Destination.UNDECIDED
         else "the destination you choose",
-        "stage_name": Stage(subscriber.stage).label.lower(),
+        "stage_name": subscriber.course.words.stage_label(subscriber.stage).lower(),
         "course_month": str(clock_of(subscriber).month(now)),
         "preferences_url": preferences_url(subscriber, now),
         "profession_name": PROFESSION_NAMES.get(subscriber.profession, "clinician"),
@@ -279,7 +279,7 @@ def reply_confirmation(
     """ "We read your reply as: stage 4, interviewing. Not right? Undo" — threaded under the reader's reply.
     `answer_days`: the reply also held a question, and a person answers it within that many days."""
     subscriber = reply.subscriber
-    read_as = "; ".join(describe_change(change) for change in changes)
+    read_as = "; ".join(describe_change(change, subscriber.course.words) for change in changes)
     if any(change.what == "status" and change.after == "paused" for change in changes):
         then = 'The course is paused. Reply "resume" to any course email, or use your preferences page, to pick it up.'
     elif any(change.what == "status" and change.after == "unsubscribed" for change in changes):
@@ -360,12 +360,14 @@ def conversation_answer(
     )  # fmt: skip
 
 
-def describe_change(change) -> str:
+def describe_change(change, words: Vocabulary | None = None) -> str:
+    """A change in the reader's words; `words` is their course's vocabulary (built-in by default)."""
+    words = words or builtin_vocabulary()
     if change.what == "stage":
-        stage = Stage(change.after)
+        stage = words.stage(change.after)
         return f"stage {stage.number}, {stage.label.lower()}"
     if change.what == "destination":
-        return f"destination {Destination(change.after).label.lower()}"
+        return f"destination {words.destination_label(change.after).lower()}"
     if change.what == "license_plan":
         return f"license: {LicensePlan(change.after).label.lower()}"
     if change.what == "pay_need":

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from course.models import Course
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination, Stage, Vocabulary
 from subscribers.models import Payment, Signup, StripeEvent, Subscriber
 from subscribers.readers import audit, changes
 from subscribers.readers.enrolment import AlreadyEnrolled, EnrolmentError, Intake, enroll
@@ -48,7 +48,9 @@ class RefundError(Exception):
     pass
 
 
-def starting_point(leaving: str, destination: str, license: str, pay_need: str) -> tuple[str, str]:
+def starting_point(
+    leaving: str, destination: str, license: str, pay_need: str, words: Vocabulary | None = None
+) -> tuple[str, str]:
     """Where a new reader starts, as (stage, destination), from the four framework questions.
 
     Destination: a reader leaving their setting rather than direct care gets `change-setting`,
@@ -58,7 +60,7 @@ def starting_point(leaving: str, destination: str, license: str, pay_need: str) 
     destination, the license kept or let go, a known household pay need); `deciding` while
     any one is still open, because the deciding lessons are the ones that work through them.
     """
-    if leaving == Signup.Leaving.SETTING:
+    if leaving == Signup.Leaving.SETTING and (words is None or words.has_destination(Destination.CHANGE_SETTING)):
         destination = Destination.CHANGE_SETTING
     settled = (
         leaving != Signup.Leaving.UNSURE
@@ -343,7 +345,9 @@ def _paid(session: dict[str, Any], event_id: str) -> str:
             f"{course.price:.2f} {course.currency.upper()}",
             event_id,
         )
-    stage, destination = starting_point(signup.leaving, signup.destination, signup.license, signup.pay_need)
+    stage, destination = starting_point(
+        signup.leaving, signup.destination, signup.license, signup.pay_need, course.words
+    )
     intake = Intake(
         email=signup.email,
         first_name=signup.first_name,

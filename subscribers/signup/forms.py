@@ -92,14 +92,22 @@ class IntakeForm(forms.ModelForm):
             for name in sorted(available_time_zones())
             if name == "UTC" or ("/" in name and not name.startswith(("posix/", "right/")))
         ]
-        # Question 1 decides `change-setting`; question 2 lists where a pivot can go.
-        self.fields["destination"].choices = [
-            (value, label) for value, label in Destination.choices if value != Destination.CHANGE_SETTING
+        # Question 2 lists the course's own tracks (course.yaml); question 1 decides `change-setting`.
+        words = course.words
+        undecided = words.destination(Destination.UNDECIDED).label
+        self.fields["destination"].choices = [(Destination.UNDECIDED, f"{undecided}: help me choose")] + [
+            (item.slug, item.label)
+            for item in words.destinations
+            if item.slug not in (Destination.CHANGE_SETTING, Destination.UNDECIDED)
         ]
-        self.fields["destination"].choices[0] = (Destination.UNDECIDED, "Undecided: help me choose")
         self.fields["profession"].required = True
         for field in ("profession", "leaving", "license", "pay_need"):
             self.fields[field].choices = [c for c in self.fields[field].choices if c[0]]
+
+    def _get_validation_exclusions(self):
+        # The destination is one of the course's own tracks (checked by the choices above), not
+        # only the built-in ones the model lists.
+        return {*super()._get_validation_exclusions(), "destination"}
 
     def clean_email(self) -> str:
         # An address already enrolled is not named on the page (anyone could test addresses):

@@ -4,7 +4,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from course.coverage import PATH_STAGES, course_map
 from course.models import Course
-from course.vocabulary import Destination, Stage
 from lessons import suggest
 from lessons.catalogue import Catalogue
 
@@ -28,19 +27,20 @@ class Command(BaseCommand):
             listed = ", ".join(known) if known else "none: run import_lessons lessons/content first"
             raise CommandError(f"no course {course!r}" + (f": {hint}" if hint else "") + f" (known courses: {listed})")
         catalogue = Catalogue.load()
-        result = course_map(catalogue.rules[found.pk], catalogue.lessons.get(found.pk, []))
+        words = found.words
+        result = course_map(catalogue.rules[found.pk], catalogue.lessons.get(found.pk, []), words.destination_values)
         gaps = result.gap_cells()
         months = range(1, result.months + 1)
         self.stdout.write(f"{found.title}: lessons by stage (rows) and course month (columns); ! = gap")
-        for destination in Destination:
-            self.stdout.write(f"\n{destination.label}")
+        for destination in words.destinations:
+            self.stdout.write(f"\n{destination.label} ({destination.slug})")
             self.stdout.write("  " + "".ljust(14) + "".join(f"{m:>4}" for m in months))
-            for stage in Stage:
+            for stage in words.stages:
                 cells = []
                 for month in months:
-                    mark = "!" if (month, stage.value, destination.value) in gaps else " "
-                    cells.append(f"{result.counts[(month, stage.value, destination.value)]:>3}{mark}")
-                self.stdout.write("  " + stage.value.ljust(14) + "".join(cells))
+                    mark = "!" if (month, stage.slug, destination.slug) in gaps else " "
+                    cells.append(f"{result.counts[(month, stage.slug, destination.slug)]:>3}{mark}")
+                self.stdout.write("  " + stage.slug.ljust(14) + "".join(cells))
         if result.gaps:
             paths = sorted({(gap.stage, gap.destination) for gap in result.gaps})
             raise CommandError(
