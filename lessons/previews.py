@@ -12,12 +12,16 @@ from lessons.rendering import Block, RenderedLesson, render_lesson
 
 
 def sample_values(lesson: Lesson) -> dict[str, str]:
-    destination = next((d for d in lesson.destinations if d != ANY), Destination.PAYER)
+    words = lesson.course.words  # the course's own tracks and stage names
+    tracks = [d for d in words.destination_values if d != Destination.UNDECIDED] or [Destination.UNDECIDED]
+    destination = next(
+        (d for d in lesson.destinations if d != ANY), Destination.PAYER if Destination.PAYER in tracks else tracks[0]
+    )
     stage = lesson.stage if lesson.stage != ANY else Stage.DECIDING
     return {
         "first_name": "Alex",
-        "destination_name": Destination(destination).label.lower(),
-        "stage_name": Stage(stage).label.lower(),
+        "destination_name": words.destination_label(destination).lower(),
+        "stage_name": words.stage_label(stage).lower(),
         "course_month": str(lesson.month),
         "preferences_url": f"{settings.SITE_URL}/p/preview/",
         "profession_name": "nurse",

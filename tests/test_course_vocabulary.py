@@ -175,3 +175,29 @@ def test_a_bad_vocabulary_in_course_yaml_imports_nothing_and_names_the_line(db, 
     with pytest.raises(Exception, match=rf"course.yaml:{lines.index('destinations:') + 1}: destinations must include"):
         import_path(folder)
     assert not Course.objects.exists()
+
+
+def test_the_sample_tracks_work_in_previews_welcome_words_and_the_schedule_preview(ae, client, django_user_model):
+    from lessons.models import Lesson
+    from subscribers.signup.views import _track_words
+
+    lesson = Lesson.objects.get(course=ae, slug="the-sales-interview-loop")
+    lesson.destinations = ["sales-engineering"]
+    lesson.save()
+    client.force_login(django_user_model.objects.create_superuser("ada", "ada@example.com", "a-long-password-1"))
+    preview = client.post(
+        f"/admin/lessons/lesson/{lesson.pk}/preview/", {"subject": "S", "body": "On {{ destination_name }}."}
+    )
+    assert "On sales engineering." in preview.json()["text"]
+    editor = client.get(f"/admin/lessons/lesson/{lesson.pk}/change/")
+    assert 'value="sales-engineering"' in editor.text and 'value="payer"' not in editor.text
+
+    reader = enrol(ae, "kim@example.com", first_name="Kim", destination="sales-leadership")
+    assert _track_words(reader) == "your track, sales leadership"
+    out = StringIO()
+    call_command("preview_schedule", "kim@example.com", "--destination", "customer-success", "--weeks", "2", stdout=out)
+    assert "customer-success" in out.getvalue()
+    with pytest.raises(CommandError, match="unknown destination 'payer' for ae-after-layoff"):
+        call_command("preview_schedule", "kim@example.com", "--destination", "payer", stdout=StringIO())
+    readers = client.get("/ops/readers/?destination=sales-leadership")
+    assert readers.status_code == 200 and "kim@example.com" in readers.text

@@ -34,13 +34,22 @@ REPLY_COLORS = {"applied": "#2f6f62", "review": "#d08c2c", "ignored": "#9a9a9a",
                 "received": "#4a78b5"}  # fmt: skip
 
 
+def every_destination() -> list[tuple[str, str]]:
+    """Every course's tracks (each course's own vocabulary), once each, for the filter."""
+    seen: dict[str, str] = dict(Destination.choices)
+    for course in Course.objects.all():
+        for slug, label in course.words.destination_choices():
+            seen.setdefault(slug, label)
+    return list(seen.items())
+
+
 class FilterForm(forms.Form):
     """Narrows the readers page and the exports; bad values get a 400 that names them."""
 
     course = forms.ModelChoiceField(Course.objects.all(), required=False, to_field_name="slug", empty_label="all")
     status = forms.ChoiceField(choices=[("", "any"), *Subscriber.Status.choices], required=False)
     stage = forms.ChoiceField(choices=[("", "any"), *Stage.choices], required=False)
-    destination = forms.ChoiceField(choices=[("", "any"), *Destination.choices], required=False)
+    destination = forms.ChoiceField(choices=lambda: [("", "any"), *every_destination()], required=False)
     since = forms.DateField(required=False, label="from", widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, label="to", widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(required=False, max_length=200, label="email or name")

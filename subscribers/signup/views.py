@@ -106,7 +106,7 @@ def _track_words(subscriber) -> str:
         return "the tracks compared side by side until you choose one"
     if subscriber.destination == Destination.CHANGE_SETTING:
         return "staying in direct care in a setting that suits you better"
-    return f"your track, {Destination(subscriber.destination).label.lower()}"
+    return f"your track, {subscriber.course.words.destination_label(subscriber.destination).lower()}"
 
 
 @csrf_exempt

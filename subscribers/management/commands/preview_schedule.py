@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from course.schedule import zone
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Stage
 from subscribers.models import Subscriber
 from subscribers.plan.coming import preview_for
 
@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--course", metavar="SLUG", help="Needed only when the reader is in several courses.")
         parser.add_argument("--weeks", type=int, default=12, help="How many weekly slots to show (default 12).")
         parser.add_argument("--stage", choices=Stage.values, help="What if the reader were at this stage.")
-        parser.add_argument("--destination", choices=Destination.values, help="What if they chose this track.")
+        parser.add_argument(
+            "--destination", metavar="SLUG", help="What if they chose this track (one of the course's)."
+        )
 
     def handle(self, *args, email: str, course: str | None, weeks: int, stage, destination, **options) -> None:
         if not 1 <= weeks <= 104:
@@ -36,6 +38,11 @@ class Command(BaseCommand):
                 f"{email} is in several courses; add --course ({', '.join(r.course.slug for r in readers)})"
             )
         reader = readers[0]
+        tracks = reader.course.words.destination_values  # the course's own
+        if destination and destination not in tracks:
+            raise CommandError(
+                f"unknown destination {destination!r} for {reader.course.slug} (one of {', '.join(tracks)})"
+            )
         what_if = ", ".join(f"{k} {v}" for k, v in (("stage", stage), ("destination", destination)) if v)
         self.stdout.write(
             f"{reader.email} · {reader.course.slug} · {reader.status} · stage {reader.stage} · "
