@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
@@ -56,8 +57,23 @@ class PaymentInline(admin.TabularInline):
         return f"{payment.amount_cents / 100:.2f} {payment.currency.upper()}"
 
 
+class SubscriberForm(forms.ModelForm):
+    """The destination is one of the reader's course's own tracks (its course.yaml), not only the
+    built-in ones the model lists; changes.change_destination checks it when saved."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "destination" in self.fields:
+            words = self.instance.course.words
+            self.fields["destination"].choices = words.destination_choices()
+
+    def _get_validation_exclusions(self):
+        return {*super()._get_validation_exclusions(), "destination"}
+
+
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberForm
     list_display = ["email", "first_name", "course", "status", "stage", "destination", "next_send_at", "enrolled_at"]
     list_filter = ["course", "status", "stage", "destination", "profession", "license_plan", "pay_need"]
     search_fields = ["email", "first_name"]

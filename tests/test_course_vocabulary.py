@@ -201,3 +201,20 @@ def test_the_sample_tracks_work_in_previews_welcome_words_and_the_schedule_previ
         call_command("preview_schedule", "kim@example.com", "--destination", "payer", stdout=StringIO())
     readers = client.get("/ops/readers/?destination=sales-leadership")
     assert readers.status_code == 200 and "kim@example.com" in readers.text
+
+
+def test_the_admin_changes_a_sample_course_reader_to_one_of_its_tracks(ae, django_user_model, rf):
+    from django.contrib.admin.sites import site
+    from django.forms.models import model_to_dict
+
+    from subscribers.models import Subscriber
+
+    reader = enrol(ae, "ana@example.com", first_name="Ana")
+    request = rf.get("/")
+    request.user = django_user_model.objects.create_superuser("ada", "ada@example.com", "a-long-password-1")
+    form_class = site._registry[Subscriber].get_form(request, reader, change=True)
+    data = {key: value for key, value in model_to_dict(reader).items() if value is not None}
+    form = form_class({**data, "destination": "sales-engineering"}, instance=reader)
+    assert [value for value, _ in form.fields["destination"].choices] == AE_TRACKS
+    assert form.is_valid(), form.errors
+    assert not form_class({**data, "destination": "payer"}, instance=reader).is_valid()
