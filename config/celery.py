@@ -26,6 +26,12 @@ def static_beat_schedule(sender: Celery, **kwargs) -> None:
             "schedule": settings.DRIP_TICK_SECONDS,
             "options": {"expires": settings.DRIP_TICK_SECONDS * 0.9},
         },
+        # The dashboard's daily rollup: pending rows added into their days (subscribers.ops.rollup).
+        "rollup-fold-every-tick": {
+            "task": "subscribers.tasks.fold_daily_figures",
+            "schedule": settings.DRIP_TICK_SECONDS,
+            "options": {"expires": settings.DRIP_TICK_SECONDS * 0.9},
+        },
         # A reply whose processing task was lost (broker down) is still `received` in the database.
         "inbound-recover-every-5-minutes": {
             "task": "subscribers.tasks.recover_replies",

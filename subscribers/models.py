@@ -129,14 +129,14 @@ class Delivery(models.Model):
                 condition=Q(state__in=["pending", "sending"]),
                 name="delivery_unsent_idx",
             ),
-            # Read by subscribers.ops.reports._emails() and _checkins(): emails sent per day (index-only, per course).
+            # Read by subscribers.ops.rollup._rebuild_emails(): emails sent per day (index-only).
             models.Index(fields=["sent_at", "lesson"], condition=Q(sent_at__isnull=False), name="delivery_sent_idx"),
-            # Read by subscribers.ops.reports._emails(): delivered, bounced and complained per day.
+            # Read by subscribers.ops.rollup._rebuild_emails(): delivered, bounced and complained per day.
             models.Index(
                 fields=["outcome_at", "outcome", "lesson"], condition=~Q(outcome=""), name="delivery_outcome_idx"
             ),
-            # Read by subscribers.ops.reports.overview(): the latest failures, bounces and complaints, and
-            # failures counted.
+            # Read by subscribers.ops.reports.overview(): the latest failures, bounces and complaints; and by
+            # subscribers.ops.rollup._rebuild_emails(): failures counted.
             models.Index(
                 fields=["created_at", "lesson"],
                 condition=Q(state="failed") | Q(outcome__in=["bounced", "complained"]),
@@ -185,7 +185,7 @@ class Reply(models.Model):
         indexes = [
             # Read by the admin review queue (ReplyAdmin, filtered on status).
             models.Index(fields=["status", "received_at"], name="reply_status_idx"),
-            # Read by subscribers.ops.reports._checkins(): replies received in the period, by status.
+            # Read by subscribers.ops.rollup._rebuild_replies(): replies received, by day and status.
             models.Index(fields=["received_at", "status"], name="reply_received_idx"),
         ]
 
@@ -506,3 +506,85 @@ class WebhookAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.status}: {self.count}"
+
+
+# --- The dashboard's daily rollup (subscribers.ops.rollup) --------------------------------------
+#
+# Each table is a sum of rows: database triggers on deliveries, replies and readers append a
+# `pending` row of +1/-1 changes for every change that moves a figure (late or not), and the
+# beat task `fold_daily_figures` adds the pending rows into one folded row per key. The
+# dashboard sums both, so its figures are exact at every moment, folded or not. Days are UTC
+# days (TIME_ZONE), as the dashboard's TruncDate reads them.
+
+
+class EmailDay(models.Model):
+    """Emails of one lesson by UTC day: sent (by sent_at), delivered, bounced and complained (by
+    outcome_at), failed (by created_at) and answered (sent that day and replied to, once each)."""
+
+    day = models.DateField()
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
+    sent = models.IntegerField(default=0)
+    delivered = models.IntegerField(default=0)
+    bounced = models.IntegerField(default=0)
+    complained = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    answered = models.IntegerField(default=0)
+    pending = models.BooleanField(default=True, help_text="A change not yet folded into its day's row.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "lesson"], condition=Q(pending=False), name="one_email_day")
+        ]
+        # Read by subscribers.ops.reports._emails(): the days of the period.
+        indexes = [models.Index(fields=["day", "lesson"], name="email_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} lesson {self.lesson_id}: {self.sent} sent"
+
+
+class ReplyDay(models.Model):
+    """Replies received on a UTC day, by the reader's course (none: no reader) and status now."""
+
+    day = models.DateField()
+    course = models.ForeignKey(Course, null=True, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10)
+    replies = models.IntegerField(default=0)
+    pending = models.BooleanField(default=True, help_text="A change not yet folded into its day's row.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "course", "status"], condition=Q(pending=False), name="one_reply_day"
+            )
+        ]
+        # Read by subscribers.ops.reports._checkins(): replies received in the period.
+        indexes = [models.Index(fields=["day", "course"], name="reply_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}: {self.replies}"
+
+
+class EnrolmentDay(models.Model):
+    """Readers who enrolled on a UTC day, by course and by their status, stage and destination now."""
+
+    day = models.DateField()
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20)
+    stage = models.CharField(max_length=20)
+    destination = models.CharField(max_length=30)
+    readers = models.IntegerField(default=0)
+    pending = models.BooleanField(default=True, help_text="A change not yet folded into its day's row.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "course", "status", "stage", "destination"],
+                condition=Q(pending=False),
+                name="one_enrolment_day",
+            )
+        ]
+        # Read by subscribers.ops.reports._readers(): every reader, by course.
+        indexes = [models.Index(fields=["course", "day"], name="enrolment_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.status}/{self.stage}/{self.destination}: {self.readers}"

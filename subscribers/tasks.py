@@ -25,6 +25,14 @@ def tick() -> str:
     return str(report)
 
 
+@shared_task(name="subscribers.tasks.fold_daily_figures", ignore_result=True)
+def fold_daily_figures() -> str:
+    """Fold the dashboard's pending rollup rows into their days (subscribers.ops.rollup.fold)."""
+    from subscribers.ops import rollup
+
+    return f"folded {rollup.fold()} rows"
+
+
 @shared_task(
     name="subscribers.tasks.send_deliveries",
     ignore_result=True,

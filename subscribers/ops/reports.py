@@ -1,8 +1,9 @@
 """What the operator sees: how the course is going, one reader's whole story, and exports.
 
-Every figure is aggregated in the database (GROUP BY, date truncation) with a fixed number of
-statements, so a page costs the same with 100 readers or 100,000. The indexes these queries
-read are declared on the models with comments naming the function here that reads them.
+Every figure is aggregated in the database with a fixed number of statements, so a page costs
+the same with 100 readers or 1,000,000: the dashboard's counts by day come from the daily rollup
+(subscribers.ops.rollup), the rest from indexes declared on the models with comments naming the
+function here that reads them.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from course.models import Course
 from course.preview import Slot
 from course.schedule import COURSE_MONTH
 from course.vocabulary import Kind, Vocabulary, builtin_vocabulary
-from subscribers.models import Delivery, Event, Payment, Reply, Subscriber
+from subscribers.models import Delivery, EmailDay, EnrolmentDay, Event, Payment, Reply, ReplyDay, Subscriber
 from subscribers.plan.coming import preview_for
 
 IN_COURSE = (Subscriber.Status.ACTIVE, Subscriber.Status.PAUSED)
@@ -90,24 +91,30 @@ class Overview:
 
 
 def overview(course: Course | None = None, days: int = 30, now: datetime | None = None) -> Overview:
-    """The dashboard's figures for the last `days` days: seven statements, whatever the size."""
+    """The dashboard's figures for the last `days` UTC days: five statements (six for one course),
+    whatever the size.
+
+    Readers, emails and replies by day come from the daily rollup (subscribers.ops.rollup: exact,
+    folded or not); the review queue and the latest problems from their own small indexes."""
     now = now or timezone.now()
     since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     result = Overview(course, days, since)
-    readers = Subscriber.objects.all()
-    deliveries = Delivery.objects.all()
-    replies = Reply.objects.all()
+    enrolments, emails, replies = EnrolmentDay.objects.all(), EmailDay.objects.all(), ReplyDay.objects.all()
+    deliveries, waiting = Delivery.objects.all(), Reply.objects.filter(status=Reply.Status.REVIEW)
     if course is not None:
-        readers = readers.filter(course=course)
-        # Lesson ids rather than a join, so the delivery indexes (which carry lesson_id) answer alone.
-        deliveries = deliveries.filter(lesson_id__in=list(course.lessons.values_list("id", flat=True)))
-        replies = replies.filter(subscriber__course=course)
+        # Lesson ids rather than a join, so the problem index (which carries lesson_id) answers alone.
+        lessons = list(course.lessons.values_list("id", flat=True))
+        enrolments, emails, replies = enrolments.filter(course=course), emails.filter(lesson_id__in=lessons), (
+            replies.filter(course=course))  # fmt: skip
+        deliveries = deliveries.filter(lesson_id__in=lessons)
+        waiting = waiting.filter(subscriber__course=course)
 
-    _readers(result, readers, since, now)
-    _emails(result, deliveries, since, now)
-    _checkins(result, deliveries, replies, since)
-    waiting = replies.filter(status=Reply.Status.REVIEW).aggregate(n=Count("id"), oldest=Min("received_at"))
-    result.review_waiting, result.review_oldest = waiting["n"], waiting["oldest"]
+    _readers(result, enrolments, since, now)
+    _emails(result, emails, since)
+    rows = replies.filter(day__gte=since.date()).values("status").annotate(n=Sum("replies"))
+    result.replies = Counter({row["status"]: row["n"] for row in rows if row["n"]})
+    counts = waiting.aggregate(n=Count("id"), oldest=Min("received_at"))
+    result.review_waiting, result.review_oldest = counts["n"], counts["oldest"]
     result.problems = list(
         deliveries.filter(PROBLEM)
         .select_related("subscriber", "lesson")
@@ -121,18 +128,20 @@ PROBLEM_FIELDS = ("id", "state", "outcome", "outcome_at", "sent_at", "claimed_at
                   "subscriber__id", "subscriber__email", "lesson__id", "lesson__slug")  # fmt: skip
 
 
-def _readers(result: Overview, readers: QuerySet, since: datetime, now: datetime) -> None:
-    """Status, stage, destination and enrolment cohorts in one pass over the readers."""
+def _readers(result: Overview, enrolments: QuerySet, since: datetime, now: datetime) -> None:
+    """Status, stage, destination and enrolment cohorts, from readers counted by enrolment day."""
     rows = (
-        readers.annotate(cohort=TruncMonth("enrolled_at"))
+        enrolments.annotate(cohort=TruncMonth("day"))
         .values("cohort", "status", "stage", "destination")
-        .annotate(n=Count("id"), new=Count("id", filter=Q(enrolled_at__gte=since)))
+        .annotate(n=Sum("readers"), new=Sum("readers", filter=Q(day__gte=since.date())))
         .order_by("cohort")
     )
     cohorts: dict[date, Cohort] = {}
     for row in rows:
+        if not row["n"]:
+            continue  # everyone counted here has moved on (not folded yet)
         result.readers += row["n"]
-        result.new_readers += row["new"]
+        result.new_readers += row["new"] or 0
         result.by_status[row["status"]] += row["n"]
         if row["status"] in IN_COURSE:
             result.by_stage[row["stage"]] += row["n"]
@@ -149,37 +158,28 @@ def _readers(result: Overview, readers: QuerySet, since: datetime, now: datetime
     result.cohorts = list(cohorts.values())[-13:]
 
 
-def _emails(result: Overview, deliveries: QuerySet, since: datetime, now: datetime) -> None:
+def _emails(result: Overview, emails: QuerySet, since: datetime) -> None:
+    """Emails per day, failures, and check-ins sent and answered (each once, however many replies)."""
     days = {since.date() + timedelta(days=i): Day(since.date() + timedelta(days=i)) for i in range(result.days)}
-    sent = (
-        deliveries.filter(sent_at__gte=since).annotate(day=TruncDate("sent_at")).values("day").annotate(n=Count("id"))
-    )
-    for row in sent:
-        if row["day"] in days:
-            days[row["day"]].sent = row["n"]
-    outcomes = (
-        deliveries.filter(outcome_at__gte=since)
-        .exclude(outcome="")
-        .annotate(day=TruncDate("outcome_at"))
-        .values("day", "outcome")
-        .annotate(n=Count("id"))
-    )
-    for row in outcomes:
-        if row["day"] in days:
-            setattr(days[row["day"]], row["outcome"], row["n"])
+    checkin = Q(lesson__kind=Kind.CHECKIN)
+    rows = (
+        emails.filter(day__gte=since.date())
+        .values("day")
+        .annotate(
+            n_sent=Sum("sent"), n_delivered=Sum("delivered"), n_bounced=Sum("bounced"),
+            n_complained=Sum("complained"), n_failed=Sum("failed"), n_checkins=Sum("sent", filter=checkin),
+            n_answered=Sum("answered", filter=checkin),
+        )
+    )  # fmt: skip
+    for row in rows:
+        result.failed += row["n_failed"]
+        result.checkins_sent += row["n_checkins"] or 0
+        result.checkins_answered += row["n_answered"] or 0
+        day = days.get(row["day"])
+        if day is not None:
+            day.sent, day.delivered, day.bounced, day.complained = (row["n_sent"], row["n_delivered"],
+                                                                    row["n_bounced"], row["n_complained"])  # fmt: skip
     result.emails = list(days.values())
-    result.failed = deliveries.filter(state=Delivery.State.FAILED, created_at__gte=since).count()
-
-
-def _checkins(result: Overview, deliveries: QuerySet, replies: QuerySet, since: datetime) -> None:
-    counts = deliveries.filter(lesson__kind=Kind.CHECKIN, sent_at__gte=since).aggregate(
-        # Both distinct: the join makes one row per reply, and a check-in can have several.
-        sent=Count("id", distinct=True),
-        answered=Count("replies__delivery_id", distinct=True),
-    )
-    result.checkins_sent, result.checkins_answered = counts["sent"], counts["answered"]
-    rows = replies.filter(received_at__gte=since).values("status").annotate(n=Count("id"))
-    result.replies = Counter({row["status"]: row["n"] for row in rows})
 
 
 # --- One reader's story ------------------------------------------------------------------------
