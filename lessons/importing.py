@@ -262,9 +262,9 @@ def _import_lesson(course: Course, lesson: Lesson | None, item: LessonFile, *, f
             return Change("kept", item.slug, f"admin edit {_who(current)} is newer than its unchanged file; "
                                              f"{_export_hint(course, item.slug)}")  # fmt: skip
         return Change("refused", item.slug,
-                      f"its file changed ({_differences(current, item)}) but the admin edit {_who(current)} is newer "
-                      f"than the file's last import; --force replaces the edit (it stays in the history), or "
-                      f"{_export_hint(course, item.slug)}")  # fmt: skip
+                      f"its file changed, but the admin edit {_who(current)} is newer than the file's last import "
+                      f"(the file differs from it in {_differences(current, item)}); --force replaces the edit (it "
+                      f"stays in the history), or {_export_hint(course, item.slug)}")  # fmt: skip
     detail = _differences(current, item)
     if ahead:
         detail += f"; replaced the admin edit {_who(current)} (kept in the history)"

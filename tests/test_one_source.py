@@ -92,7 +92,8 @@ def test_an_admin_edit_survives_make_run_and_a_changed_file_is_refused_until_for
     out, err = run_import(folder)
     lesson.refresh_from_db()
     assert lesson.current_version.number == 2
-    assert "refused   lesson-2: its file changed (body) but the admin edit v2 by ada" in out
+    assert "refused   lesson-2: its file changed, but the admin edit v2 by ada" in out
+    assert "(the file differs from it in body); --force replaces the edit" in out
     assert "changed   lesson-3: body (now v2)" in out
     assert "1 lesson(s) refused" in err and "lesson-2" in err
 
