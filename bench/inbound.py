@@ -3,7 +3,10 @@
 - webhook store-and-queue: one Postmark-shaped reply POSTed to the real anymail inbound view,
   stored (raw MIME, unique Message-ID) and its processing task queued on the broker (target
   ≤ 10 ms on PostgreSQL + Redis);
-- understand: the reply corpus in tests/fixtures/replies/, per reply (target ≤ 2 ms).
+- understand: the reply corpus in tests/fixtures/replies/, per reply (target ≤ 2 ms);
+- hostile read worst case: every reply of tests/hostile_replies.py (blank runs, endless lines,
+  repeated quote headers, a 1 MB attachment, a text body at Postmark's 35 MB limit...), each read
+  (new text, then understanding) five times after a warm-up; the slowest median (target ≤ 50 ms).
 
 Run: .venv/bin/python bench/inbound.py — on PostgreSQL (BENCH_DATABASE_URL, default the local
 server) and Redis (REDIS_URL, default db 13 of the local server); it creates a throwaway
@@ -90,6 +93,26 @@ def bench_understand() -> tuple[float, int]:
     return statistics.median(per_reply) * 1000, len(texts)
 
 
+def bench_hostile() -> tuple[float, str, int]:
+    from subscribers.replies.reading import new_text
+    from subscribers.replies.understanding import understand
+    from tests import hostile_replies
+
+    worst, worst_name = 0.0, ""
+    cases = hostile_replies.cases(esp_limit=True)
+    for name, raw in cases.items():
+        message = AnymailInboundMessage.parse_raw_mime_bytes(raw)
+        understand(new_text(message))
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            understand(new_text(message))
+            timings.append(time.perf_counter() - started)
+        if statistics.median(timings) * 1000 > worst:
+            worst, worst_name = statistics.median(timings) * 1000, name
+    return worst, worst_name, len(cases)
+
+
 def main() -> None:
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
@@ -101,10 +124,14 @@ def main() -> None:
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     understand_ms, replies = bench_understand()
+    hostile_ms, hostile_name, hostile = bench_hostile()
     engine = connection.vendor
     broker = "redis" if settings.REDIS_URL else "filesystem"
     print(f"webhook store-and-queue median: {webhook_ms:.2f} ms over {POSTS} posts ({engine}, {broker} broker)")
     print(f"understand median: {understand_ms:.3f} ms per reply over {replies} corpus replies")
+    print(
+        f"hostile read worst case: {hostile_ms:.1f} ms ({hostile_name}) over {hostile} hostile replies (target ≤ 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -166,3 +166,62 @@ def test_a_license_answer_that_is_negated_asked_or_contradicted_changes_nothing(
     understood = understand(text)
     assert (understood.license_plan, understood.stage) == (None, None)
     assert problem in understood.problem
+
+
+# Choices, not mentions: a decision in other words than "switch me to X" is a choice; care-setting and
+# product words in passing are not; a stage and a destination apply together or not at all.
+CHOICES = [
+    ("I've decided medical affairs is the right fit", None, "medical-affairs"),
+    ("After these lessons I'm switching my focus to clinical informatics", None, "clinical-informatics"),
+    ("The MSL lesson was great. Please move me to that track.", None, "medical-affairs"),
+    ("Staying clinical, just changing setting", None, "change-setting"),
+    ("change-setting", None, "change-setting"),
+    ("medical-affairs please", None, "medical-affairs"),
+    ("health plans seem like the right fit", None, "payer"),
+    ("I'm switching my focus to payer, and I'm interviewing", "interviewing", "payer"),
+    ("4, and switch me to pharma", "interviewing", "medical-affairs"),
+    ("I want to move to telehealth", None, "change-setting"),
+]
+
+
+@pytest.mark.parametrize("text, stage, destination", CHOICES)
+def test_a_decision_in_other_words_is_a_choice(text, stage, destination):
+    understood = understand(text)
+    assert (understood.stage, understood.destination, understood.problem) == (stage, destination, "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I work outpatient now",
+        "My unit is short staffed again",
+        "We started remote patient monitoring on my floor",
+        "I moved to inpatient last year",
+        "Thanks, telehealth sounds interesting but not for me",
+        "I liked the pharma lesson and the consulting one. Move me to that track.",  # which one?
+    ],
+)
+def test_setting_and_product_words_in_passing_choose_nothing(text):
+    assert understand(text).destination is None
+
+
+@pytest.mark.parametrize("text", ["4 and I am torn between pharma and consulting", "3 or 4, moving me to payer"])
+def test_a_stage_and_a_destination_apply_together_or_not_at_all(text):
+    understood = understand(text)
+    assert (understood.stage, understood.destination) == (None, None)
+    assert understood.problem
+
+
+@pytest.mark.parametrize("text", [":+1:", "👍", "+1", ":thumbsup:", "👍👍", ":100:"])
+def test_emoji_and_shortcodes_are_never_a_stage(text):
+    assert understand(text).stage is None
+
+
+def test_what_a_reply_says_beyond_its_answer_is_kept_and_a_question_is_noticed():
+    answered = understand("3\n\nAlso, do you have tips for negotiating salary?")
+    assert answered.stage == "searching"
+    assert (answered.remainder, answered.question) == ("Also, do you have tips for negotiating salary?", True)
+    plain = understand("4, interviewing with two health plans")
+    assert (plain.remainder, plain.question) == ("", False)
+    story = understand("I'm at 3. My manager found out I'm leaving and it has been a rough week.")
+    assert story.stage == "searching" and story.remainder and not story.question

@@ -93,7 +93,9 @@ def _drop_big_attachments(message: AnymailInboundMessage) -> list[str]:
             kept += size
             continue
         name = (part.get_filename() or "unnamed").replace("\x00", "")[:200]
-        note = f"{name} ({part.get_content_type()}, about {size * 3 // 4:,} bytes) was not kept."
+        base64 = str(part.get("Content-Transfer-Encoding", "")).lower() == "base64" and isinstance(payload, str)
+        approx = (size - payload.count("\n") - payload.count("\r")) * 3 // 4 if base64 else size
+        note = f"{name} ({part.get_content_type()}, about {approx:,} bytes) was not kept."
         dropped.append(note)
         for header in ("Content-Transfer-Encoding", "Content-Type"):
             del part[header]

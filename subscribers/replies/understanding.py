@@ -446,6 +446,10 @@ class Understanding:
 # --- Reading ----------------------------------------------------------------------------------
 
 MAX_UNDERSTOOD = 2_000
+# A stage number no cue explained, beside a destination: the reply is not applied in part.
+BARE_STAGE_NUMBER_RE = re.compile(r"(?<![\w#.,/:-])[1-5](?![\w/:])")
+# A character repeated past 40 ("-----…", "!!!!…") says nothing more; shortened, it costs the patterns nothing.
+REPEATS_RE = re.compile(r"([^\n])\1{40,}")
 # Words an answer line is made of: a line holding little else is the answer, not a message.
 ANSWER_WORDS = FILLER | COMMAND_FILLER | set(COMMAND_LINE_WORDS) | set(STAGE_LABELS) | set(NUMBER_WORDS)
 QUESTION_START_RE = re.compile(
@@ -750,7 +754,7 @@ def understand(text: str, words: Vocabulary | None = None) -> Understanding:
 
 
 def _understand(text: str) -> Understanding:
-    cased = clean_lines(_plain((text or "")[:MAX_UNDERSTOOD]))
+    cased = clean_lines(_plain(REPEATS_RE.sub(lambda m: m.group(1) * 40, (text or "")[:MAX_UNDERSTOOD])))
     folded = cased.lower()
     if len(folded) != len(cased):  # a rare character whose lower case is longer: keep offsets aligned
         cased = folded
@@ -794,6 +798,9 @@ def _understand(text: str) -> Understanding:
     if no_change:
         cues.append(Cue("no-change", "same", cased.strip()))
     problem = stage_problem or destination_problem or command_problem or profile_problem
+    unread_stage = BARE_STAGE_NUMBER_RE.search(numbers_text) if destination and not stage else None
+    if not problem and unread_stage:  # a stage and a destination apply together or not at all
+        problem = f'names a destination, and a stage we could not read ("{unread_stage.group(0)}"): neither applies'
     if not problem and ruled_out and not destination:
         problem = f'rules out {_label(ruled_out[0].value)} ("{ruled_out[0].evidence}") without naming a new destination'
     if not problem and not (stage or destination or command or no_change or profile):
