@@ -72,6 +72,7 @@ def test_a_question_replied_to_a_lesson_lands_on_the_thread_and_is_acknowledged_
     ack = outbox_to(carol.email)[-1]
     assert ack.subject == f"Re: {lesson_email.subject}"
     assert "A person reads every reply: you'll hear back within 2 days." in ack.text
+    assert "Thanks for your message." in ack.text and "could not tell" not in ack.text  # a question, not a muddle
     assert ack.headers["In-Reply-To"] == reply.message_id
     assert lesson_email.message_id in ack.headers["References"]
     assert ack.headers["Auto-Submitted"] == "auto-replied"

@@ -216,8 +216,10 @@ def send_message(message_pk: int, now: datetime | None = None) -> str:
 
 def _email_for(message: ConversationMessage, subscriber: Subscriber, message_id: str):
     if message.kind == Kind.ACKNOWLEDGEMENT:
+        asks = confirmation_says_a_person_answers(message.reply)  # a question is not "could not tell"
         return emails.reply_acknowledgement(
-            message.reply, in_review=message.reply.status == Reply.Status.REVIEW,
+            message.reply,
+            in_review=message.reply.status == Reply.Status.REVIEW and not asks,
             answer_days=settings.REPLY_ANSWER_DAYS, message_id=message_id,
         )  # fmt: skip
     return emails.conversation_answer(

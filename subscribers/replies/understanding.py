@@ -304,7 +304,7 @@ NEGATION_RE = re.compile(
 NEGATION_AFTER_RE = re.compile(r"^\W{0,3}(?:not yet|not anymore|not really|no longer|any ?more|todavia no|aun no)\b")
 WISH_RE = re.compile(
     r"\b(?:hop(?:e|ing)|plan(?:ning)? (?:to|on)|want(?:ing)? to|would (?:like|love) to|wish|need to|should|trying to get"
-    r"|someday|eventually|if i|once i|before i|until i|quiero|espero)\b[^.!?;\n]*$"
+    r"|someday|eventually|if i|once i|before i|until i|(?:will |to |going to )?wait(?:ing)? (?:for|on|until)|quiero|espero)\b[^.!?;\n]*$"
 )
 CURRENT_RE = re.compile(
     r"\b(?:now|currently|at the moment|right now|this week|next week|just|finally|today|started|starting|already"

@@ -74,7 +74,8 @@ def reply_to_message(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request,
             f"Reply posted to {payload.path} as {settings.INBOUND_ESP} would post it. "
-            "The worker reads it in a moment; the confirmation appears in the outbox.",
+            "The worker reads it in a moment; what we send back (a confirmation, or a note that a person "
+            "reads it) appears in the outbox, and the reply on the reader's thread in the admin's Conversations.",
         )
     else:
         messages.error(request, f"The inbound webhook answered {response.status_code}: {response.text[:200]}")
