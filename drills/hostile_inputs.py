@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import requests
@@ -285,7 +286,9 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     cases.append(Case("email: CR/LF in a subject name", answer, ok, "a lesson subject with {{ first_name }}"))
 
     # --- Lesson import ---------------------------------------------------------------------------
-    def lesson_case(kind: str, front_matter: str, also: Callable[[], bool] = lambda: True) -> None:
+    def lesson_case(
+        kind: str, front_matter: str, also: Callable[[], bool] = lambda: True, body: str = "Hello {{ first_name }}"
+    ) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             folder_ = Path(tmp) / "hostile-course"
             folder_.mkdir()
@@ -293,7 +296,7 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
                 "slug: hostile-course\ntitle: Hostile\nprice: 79\ncurrency: USD\nlength_months: 12\n"
                 "cadence: weekly\ncheckin_interval_weeks: 4\ncheckin_months: [3, 6, 9, 12]\n"
             )
-            (folder_ / "lesson.md").write_text(f"---\n{front_matter}\n---\nHello {{{{ first_name }}}}\n")
+            (folder_ / "lesson.md").write_text(f"---\n{front_matter}\n---\n{body}\n")
             try:
                 import_path(folder_)
                 answer, refused = "imported", False
@@ -307,6 +310,45 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
     pwned = Path(tempfile.gettempdir()) / f"drill-pwned-{id(cases)}"
     tagged = f"slug: !!python/object/apply:os.system ['touch {pwned}']\nsubject: x\nkind: lesson\nstage: any\n"
     lesson_case("import: YAML python tag", tagged + "destinations: any\nmonth: 1\norder: 1", lambda: not pwned.exists())
+
+    lesson_case("import: a reader's answer inside a link", "slug: lesson\nsubject: x\nkind: lesson\nstage: any\n"
+                "destinations: any\nmonth: 1\norder: 1", body="[your site]({{ first_name }})")  # fmt: skip
+    linked = render_lesson(0, "S", "[your site]({{ first_name }})", course.title).personalise(
+        {"first_name": "javascript:alert(1)"}
+    )
+    ok = not re.search(r"""href=["']?\s*javascript""", linked.html, re.IGNORECASE)
+    cases.append(Case("email: javascript: name inside a link", "text" if ok else "LIVE LINK", ok, "an old version"))
+
+    # --- Reader links that can be forwarded ---------------------------------------------------------
+    from urllib.parse import urlsplit
+
+    from django.utils import timezone
+
+    from subscribers.readers import changes as reader_changes
+    from subscribers.readers import links
+
+    def opened(url: str, method: str = "get", **data) -> requests.Response:
+        return getattr(http, method)(base + urlsplit(url).path, data=data or None, timeout=10, allow_redirects=False)
+
+    long_ago = timezone.now() - links.max_age() - timedelta(days=1)
+    old_link = links.preferences_url(alice, long_ago)
+    response = opened(old_link)
+    ok = response.status_code == 403 and "fresh link" in response.text.lower()
+    cases.append(Case("links: forwarded preferences link past its age", str(response.status_code), ok,
+                      "the expired page with the fresh-link form", response.status_code))  # fmt: skip
+    expect_4xx("links: forwarded archive link past its age", opened(old_link + f"lessons/{checkin.slug}/"))
+    expect_4xx("links: forwarded plan link past its age", opened(links.plan_url(alice, long_ago)))
+    bobs = links.preferences_url(bob)
+    reader_changes.revoke_links(bob, actor="drill", why="signed out")
+    expect_4xx("links: a link signed out in the admin", opened(bobs))
+    carol, _ = reader_with_checkin("carol@drill.example", "Carol")
+    response = opened(links.unsubscribe_url(carol), "post", **{"List-Unsubscribe": "One-Click"})
+    carol.refresh_from_db()
+    ok = response.status_code == 200 and carol.status == "unsubscribed"
+    cases.append(Case("links: one-click unsubscribe never expires", str(response.status_code), ok,
+                      f"reader {carol.status}", response.status_code))  # fmt: skip
+    alice.refresh_from_db()
+    cases.append(Case("links: nothing changed through an old link", alice.status, alice.status == "active", ""))
 
     # --- The admin login and the operator pages ---------------------------------------------------
     User.objects.create_superuser("drill-owner", "owner@drill.example", "the-right-long-password")
