@@ -282,4 +282,4 @@ def test_dashboard_statements_do_not_grow_with_the_rollup(checkin_course):
             with CaptureQueriesContext(connection) as queries:
                 reports.overview(course, days=90)
             counts.append(len(queries))
-    assert counts == [5, 6, 5, 6]
+    assert counts == [6, 7, 6, 7]

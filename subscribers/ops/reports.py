@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -91,11 +91,11 @@ class Overview:
 
 
 def overview(course: Course | None = None, days: int = 30, now: datetime | None = None) -> Overview:
-    """The dashboard's figures for the last `days` UTC days: five statements (six for one course),
+    """The dashboard's figures for the last `days` UTC days: six statements (seven for one course),
     whatever the size.
 
     Readers, emails and replies by day come from the daily rollup (subscribers.ops.rollup: exact,
-    folded or not); the review queue and the latest problems from their own small indexes."""
+    folded or not); the oldest reply waiting for review and the latest problems from their indexes."""
     now = now or timezone.now()
     since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     result = Overview(course, days, since)
@@ -113,8 +113,8 @@ def overview(course: Course | None = None, days: int = 30, now: datetime | None 
     _emails(result, emails, since)
     rows = replies.filter(day__gte=since.date()).values("status").annotate(n=Sum("replies"))
     result.replies = Counter({row["status"]: row["n"] for row in rows if row["n"]})
-    counts = waiting.aggregate(n=Count("id"), oldest=Min("received_at"))
-    result.review_waiting, result.review_oldest = counts["n"], counts["oldest"]
+    result.review_waiting = replies.filter(status=Reply.Status.REVIEW).aggregate(n=Sum("replies"))["n"] or 0
+    result.review_oldest = waiting.order_by("received_at").values_list("received_at", flat=True).first()
     result.problems = list(
         deliveries.filter(PROBLEM)
         .select_related("subscriber", "lesson")
