@@ -391,7 +391,7 @@ def _place_pay(folder: Path, course: CourseFile) -> None:
 def placeholder_problem(name: str) -> str:
     """The problem with an unknown placeholder, e.g. unknown placeholder first_nmae: did you mean first_name?"""
     hint = suggest.did_you_mean(name, PLACEHOLDERS)
-    return f"unknown placeholder {name}" + (f": {hint}" if hint else f" (known: {', '.join(PLACEHOLDERS)})")
+    return f"unknown placeholder {name}" + (f": {hint}" if hint else "")
 
 
 def catalogue_of(course: CourseFile) -> list[LessonInfo]:
