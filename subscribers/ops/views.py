@@ -19,7 +19,7 @@ from course.schedule import zone
 from course.vocabulary import Destination, Stage
 from subscribers.models import Conversation, Reply, Subscriber
 from subscribers.ops import charts, health, reports
-from subscribers.replies import conversations
+from subscribers.replies import conversations, inbound
 
 PERIODS = (7, 30, 90)
 READERS_PAGE = 100
@@ -183,7 +183,7 @@ def reader_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     subscriber = get_object_or_404(Subscriber.objects.select_related("course"), pk=pk)
     story = reports.timeline(subscriber)
     context = {"story": story, "subscriber": subscriber, "local": zone(subscriber.time_zone), "now": timezone.now()}
-    context["thread"] = conversations.thread(subscriber, limit=50)
+    context["thread"] = conversations.thread(subscriber, undo_url=inbound.undo_url, limit=50)
     context["conversation"] = Conversation.objects.filter(subscriber=subscriber).first()
     return render(request, "subscribers/ops/timeline.html", context)
 

@@ -17,6 +17,7 @@ send back on it, kept as one thread per reader.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -265,10 +266,9 @@ class Entry:
     reason: str = ""
 
 
-def thread(subscriber: Subscriber, *, limit: int = 200) -> list[Entry]:
-    """The reader's thread, oldest first, each reply with what it changed and its undo."""
-    from subscribers.replies.inbound import undo_url  # inbound imports this module
-
+def thread(subscriber: Subscriber, *, undo_url: Callable[[Reply], str], limit: int = 200) -> list[Entry]:
+    """The reader's thread, oldest first, each reply with what it changed and its undo link
+    (`undo_url`: subscribers.replies.inbound.undo_url, which imports this module)."""
     conversation = Conversation.objects.filter(subscriber=subscriber).first()
     if conversation is None:
         return []

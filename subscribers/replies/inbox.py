@@ -67,7 +67,7 @@ class ConversationAdmin(admin.ModelAdmin):
             "title": f"Conversation with {conversation.subscriber.email}",
             "conversation": conversation,
             "subscriber": conversation.subscriber,
-            "entries": conversations.thread(conversation.subscriber),
+            "entries": conversations.thread(conversation.subscriber, undo_url=inbound.undo_url),
             "can_answer": self.has_change_permission(request, conversation),
         }
         return TemplateResponse(request, "admin/subscribers/conversation/thread.html", context)
