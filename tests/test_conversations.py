@@ -152,6 +152,8 @@ def test_the_admin_answers_in_the_inbox_and_the_reader_s_next_reply_lands_in_the
 
     inbox = client.get("/admin/subscribers/conversation/?needs_answer__exact=1&unread__exact=1")
     assert "carol@example.com" in inbox.text and "Is the MSL track realistic" in inbox.text
+    reader_page = client.get(f"/admin/subscribers/subscriber/{carol.pk}/change/").text
+    assert f"/admin/subscribers/conversation/{thread.pk}/change/" in reader_page
     page = client.get(f"/admin/subscribers/conversation/{thread.pk}/change/")
     assert page.status_code == 200 and "Is the MSL track realistic for a nurse?" in page.text
     thread.refresh_from_db()
