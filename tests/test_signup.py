@@ -232,7 +232,7 @@ def test_a_newcomer_pays_through_the_local_checkout_and_gets_the_welcome(client,
     assert "You're in, Carol" in welcome.text
     assert "carol@example.com" in welcome.text
     # The reader's words, not slugs: where she is, her track, how often check-ins come.
-    assert "for where you are now, talking to people who made the move, and for your track, payer." in welcome.text
+    assert "for where you are now (talking to people who made the move) and for your track, payer." in welcome.text
     assert f"About every {course.checkin_interval_weeks} weeks, a check-in." in welcome.text
     assert "(conversations)" not in welcome.text and "See your plan</a>" in welcome.text
     drip.send_delivery(drip.tick(queue=False).delivery_ids[0])

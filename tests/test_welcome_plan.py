@@ -40,7 +40,7 @@ def test_the_welcome_states_each_answer_with_its_consequence_and_the_next_eight_
     coming = text.split("YOUR NEXT 8 EMAILS")[1].split("Your plan changes")[0]
     assert len(re.findall(r"^- \w{3} \d{1,2} \w{3}: ", coming, flags=re.MULTILINE)) == 8
     # Each reason in the reader's words, not the planner's.
-    assert "the next lesson for deciding whether to move, and where, on the payer track, following the calendar" in text
+    assert "the next lesson for where you are (deciding), on the payer track, following the calendar" in text
     assert "one every reader like you gets by month 3" in text
     assert "a check-in, 6 weeks after you started" in text
     assert "first unsent" not in text and "order " not in coming

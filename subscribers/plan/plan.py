@@ -16,21 +16,12 @@ from django.utils import timezone
 
 from course.planner import STAGE_START_MONTH, LessonInfo
 from course.schedule import zone
-from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage
+from course.vocabulary import ANY, Destination, Kind, LicensePlan, PayNeed, Profession, Stage, Vocabulary
 from lessons.catalogue import Catalogue
 from lessons.models import Lesson
 from subscribers.models import Subscriber
 from subscribers.plan.coming import preview_for
 from subscribers.readers.course_time import reader_state
-
-# What each stage means to the reader, in their words (the welcome page, the plan).
-STAGE_MEANINGS = {
-    Stage.DECIDING: "deciding whether to move, and where",
-    Stage.CONVERSATIONS: "talking to people who made the move",
-    Stage.SEARCHING: "searching and applying",
-    Stage.INTERVIEWING: "interviewing",
-    Stage.LANDED: "settling into your new role",
-}
 
 PHASES = (
     (1, 3, "Diagnosis and conversations", "what you are leaving, where you could go, twenty people who moved"),
@@ -101,7 +92,11 @@ def build(subscriber: Subscriber, now: datetime | None = None, weeks: int = 8) -
         tz = zone(subscriber.time_zone)
         for slot in preview_for(subscriber, weeks=weeks, now=now):
             title = _title(titles, slot.lesson) if slot.lesson else "No email this week"
-            coming.append(Coming(f"{slot.at.astimezone(tz):%a %-d %b}", title, _plain_reason(slot.reason)))
+            coming.append(
+                Coming(
+                    f"{slot.at.astimezone(tz):%a %-d %b}", title, _plain_reason(slot.reason, subscriber.course.words)
+                )
+            )
     essentials = [
         (_title(titles, lesson), lesson.essential_by, lesson.id in sent)
         for lesson in sorted(fitting, key=lambda lesson: lesson.essential_by or 13)
@@ -203,48 +198,49 @@ _REASONS: list[tuple[re.Pattern, object]] = [
     (re.compile(r"first unsent lesson for (?P<stage>[\w-]+) and (?P<track>[\w-]+) up to month \d+"
                 r"(?P<ahead> \(ahead of the calendar\))?(?P<behind> \(behind the calendar\))?"
                 r"(?P<calendar> \(following the calendar: [\w-]+\))?: month \d+, order \d+"),
-     lambda m: f"the next lesson for {_stage_words(m['stage'])}, {_track_words(m['track'])}"
+     lambda m, w: f"the next lesson for where you are ({_stage_label(w, m['stage'])}), {_track_phrase(w, m['track'])}"
                + (", early: you are ahead of the calendar" if m["ahead"] else "")
                + (", at your own pace: you told us you are still here" if m["behind"] else "")
                + (", following the calendar until you tell us where you are" if m["calendar"] else "")),
     (re.compile(r"essential by month (?P<month>\d+): ahead of other lessons.*"),
-     lambda m: f"one every reader like you gets by month {m['month']}"),
+     lambda m, w: f"one every reader like you gets by month {m['month']}"),
     (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since enrolment"),
-     lambda m: f"a check-in, {m['weeks']} weeks after you started"),
+     lambda m, w: f"a check-in, {m['weeks']} weeks after you started"),
     (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since the last check-in"),
-     lambda m: f"a check-in, {m['weeks']} weeks after the last one"),
+     lambda m, w: f"a check-in, {m['weeks']} weeks after the last one"),
     (re.compile(r"check-in due: (?P<weeks>\d+) weeks of course time since you last told us your stage"),
-     lambda m: f"a check-in, {m['weeks']} weeks after you last told us where you are"),
+     lambda m, w: f"a check-in, {m['weeks']} weeks after you last told us where you are"),
     (re.compile(r"check-in due: month (?P<month>\d+) is a check-in month"),
-     lambda m: f"a check-in for month {m['month']}"),
+     lambda m, w: f"a check-in for month {m['month']}"),
     (re.compile(r"you told us you are (?P<stage>[\w-]+): .*"),
-     lambda m: f"because you told us you are {_stage_words(m['stage'])}"),
+     lambda m, w: f"because you told us where you are: {_stage_label(w, m['stage'])}"),
     (re.compile(r"landed (?P<weeks>\d+) weeks ago: is it working\?"),
-     lambda m: f"{m['weeks']} weeks into your new role: is it working?"),
-    (re.compile(r"landed \d+ weeks ago: first-90-days .*"), lambda m: "for your first ninety days in the new role"),
+     lambda m, w: f"{m['weeks']} weeks into your new role: is it working?"),
+    (re.compile(r"landed \d+ weeks ago: first-90-days .*"), lambda m, w: "for your first ninety days in the new role"),
     (re.compile(r"landed \d+ weeks ago: a lesson for any stage until day 90"),
-     lambda m: "for any stage, while your first ninety days run"),
+     lambda m, w: "for any stage, while your first ninety days run"),
     (re.compile(r"nothing left for (?P<stage>[\w-]+): a (?P<other>[\w-]+) lesson instead"),
-     lambda m: f"a lesson for {_stage_words(m['other'])}: you have had every one for {_stage_words(m['stage'])}"),
-    (re.compile(r".*: completion email"), lambda m: "the course's last email"),
+     lambda m, w: f"a lesson for {_stage_label(w, m['other'])}: you have had each one for "
+                  f"{_stage_label(w, m['stage'])}"),
+    (re.compile(r".*: completion email"), lambda m, w: "the course's last email"),
 ]  # fmt: skip
 
 
-def _stage_words(stage: str) -> str:
-    return STAGE_MEANINGS.get(stage, stage)
+def _stage_label(words: Vocabulary, stage: str) -> str:
+    return words.stage_label(stage).lower()
 
 
-def _track_words(track: str) -> str:
+def _track_phrase(words: Vocabulary, track: str) -> str:
     if track == Destination.UNDECIDED:
         return "comparing the tracks"
     if track == Destination.CHANGE_SETTING:
         return "on staying in care in a better setting"
-    return f"on the {Destination(track).label.lower() if track in Destination.values else track} track"
+    return f"on the {words.destination_label(track).lower()} track"
 
 
-def _plain_reason(reason: str) -> str:
-    """The planner's reason in the reader's words (no slugs, counts or orders)."""
+def _plain_reason(reason: str, words: Vocabulary) -> str:
+    """The planner's reason in the reader's words and the course's (no slugs, counts or orders)."""
     for pattern, say in _REASONS:
         if match := pattern.fullmatch(reason):
-            return say(match)
+            return say(match, words)
     return reason

@@ -12,9 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from course.schedule import zone
-from course.vocabulary import Destination, Stage
+from course.vocabulary import Destination
 from subscribers.models import Signup
-from subscribers.plan.plan import STAGE_MEANINGS
 from subscribers.readers.course_time import hour_label
 from subscribers.readers.links import plan_url
 from subscribers.signup import checkout
@@ -94,7 +93,7 @@ def welcome(request: HttpRequest) -> HttpResponse:
         "send_day": subscriber.enrolled_at.astimezone(zone(subscriber.time_zone)).strftime("%A") if subscriber else "",
         "send_time": hour_label(subscriber.send_hour) if subscriber else "",
         "from_address": parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
-        "stage_meaning": STAGE_MEANINGS[Stage(subscriber.stage)] if subscriber else "",
+        "stage_meaning": subscriber.course.words.stage(subscriber.stage).meaning if subscriber else "",
         "track": _track_words(subscriber) if subscriber else "",
         "plan_url": plan_url(subscriber) if subscriber else "",
     }
