@@ -21,13 +21,13 @@ from lessons.previews import render_draft, send_test
 from lessons.rendering import LESSON_LINK_RE, LINK_SAFE, PLACEHOLDERS, unknown_placeholders, unsafe_placeholders
 
 
-def draft_problems(body: str) -> list[str]:
+def draft_problems(body: str, destinations: list[str] | None = None) -> list[str]:
     """What the editor refuses besides unknown placeholders: a reader's answer inside a link's
     address, and unsound `::: for` sections (each with its line)."""
     found = [f"Placeholder {name} inside a link address: only {' and '.join(LINK_SAFE)} may stand there."
              for name in sorted(unsafe_placeholders(body))]  # fmt: skip
     found += [f"Line {line + 1}: {message}." for line, message in suggest.url_problems(body)]
-    return found + [f"Line {line + 1}: {message}." for line, message in sections.problems(body)]
+    return found + [f"Line {line + 1}: {message}." for line, message in sections.problems(body, destinations)]
 
 
 def draft_key(pk: int) -> str:
@@ -81,7 +81,8 @@ class LessonForm(forms.ModelForm):
             raise forms.ValidationError(
                 f"Unknown placeholder: {', '.join(sorted(unknown))}." + (f" {hint}" if hint else "")
             )
-        problems = draft_problems(cleaned.get("body", ""))
+        course = cleaned.get("course")
+        problems = draft_problems(cleaned.get("body", ""), course.words.destination_values if course else None)
         if problems:
             raise forms.ValidationError(problems)
         course = cleaned.get("course")
@@ -182,9 +183,10 @@ class LessonAdmin(admin.ModelAdmin):
         subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
         unknown = unknown_placeholders(f"{subject}\n{body}")
         rendered = render_draft(lesson, subject, body)
+        refused = draft_problems(body, lesson.course.words.destination_values)
         return JsonResponse(
             {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
-             "problems": [placeholder_problem(name) for name in sorted(unknown)] + draft_problems(body)}
+             "problems": [placeholder_problem(name) for name in sorted(unknown)] + refused}
         )  # fmt: skip
 
     def send_test_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -334,7 +334,7 @@ def _read_lesson_file(path: Path, problems: list[Problem], destinations: list[st
         for name in sorted(unsafe_placeholders(body_line)):
             message = f"placeholder {name} inside a link address: only {' and '.join(LINK_SAFE)} may stand there"
             problems.append(Problem(path, body_start + number, message))
-    for number, message in sections.problems(lesson.body):
+    for number, message in sections.problems(lesson.body, known):
         problems.append(Problem(path, body_start + number, message))
     return lesson if len(problems) == before else None
 

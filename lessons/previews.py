@@ -40,7 +40,10 @@ def sample_values(lesson: Lesson) -> dict[str, str]:
 def render_draft(lesson: Lesson, subject: str, body: str) -> RenderedLesson:
     """The draft as a sample reader would see it (not cached under a real version); every
     `::: for` section is shown, so the author sees all of it."""
-    every_section = (True,) * len(sections.parse(body)) if not sections.problems(body) else ()
+    try:
+        every_section = (True,) * len(sections.parse(body))
+    except sections.SectionError:
+        every_section = ()
     return render_lesson(
         0, subject, body, lesson.course.title, settings.SENDER_POSTAL_ADDRESS, every_section
     ).personalise(sample_values(lesson))

@@ -63,7 +63,7 @@ def has_sections(body: str) -> bool:
     return ":::" in body
 
 
-def _parse_rules(text: str, line: int) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def _parse_rules(text: str, line: int, destinations: tuple[str, ...] | None) -> tuple[tuple[str, tuple[str, ...]], ...]:
     rules = []
     if not text:
         raise SectionError(line, "'::: for' needs at least one rule, e.g. '::: for profession=rn,np'")
@@ -74,16 +74,21 @@ def _parse_rules(text: str, line: int) -> tuple[tuple[str, tuple[str, ...]], ...
         if key not in KEYS:
             raise SectionError(line, f"unknown section key {key!r} (one of {', '.join(KEYS)})")
         values = tuple(value.strip() for value in listed.split(",") if value.strip())
+        known = destinations if key in ("destination", "not_for") and destinations is not None else KEYS[key]
+        if key in ("destination", "not_for") and destinations is None:
+            known = values  # rendering: the course's own tracks were checked on import
         for value in values:
-            if value not in KEYS[key]:
-                raise SectionError(line, f"unknown {key} {value!r} in a section (one of {', '.join(KEYS[key])})")
+            if value not in known:
+                raise SectionError(line, f"unknown {key} {value!r} in a section (one of {', '.join(known)})")
         rules.append((key, values))
     return tuple(rules)
 
 
 @lru_cache(maxsize=4096)
-def parse(body: str) -> tuple[Section, ...]:
-    """The body's sections, in order; SectionError names the first problem and its line."""
+def parse(body: str, destinations: tuple[str, ...] | None = None) -> tuple[Section, ...]:
+    """The body's sections, in order; SectionError names the first problem and its line.
+    `destinations`: the course's tracks to check `destination` and `not_for` against (validation);
+    None when rendering a version already checked."""
     if not has_sections(body):
         return ()
     sections: list[Section] = []
@@ -92,7 +97,7 @@ def parse(body: str) -> tuple[Section, ...]:
         if match := OPEN_RE.match(line):
             if opened is not None:
                 raise SectionError(number, "a '::: for' section cannot start inside another (close it with ':::')")
-            opened = (number, _parse_rules(match["rules"], number))
+            opened = (number, _parse_rules(match["rules"], number, destinations))
         elif CLOSE_RE.match(line):
             if opened is None:
                 raise SectionError(number, "':::' closes no section")
@@ -105,10 +110,11 @@ def parse(body: str) -> tuple[Section, ...]:
     return tuple(sections)
 
 
-def problems(body: str) -> list[tuple[int, str]]:
-    """(0-based line, message) for the body's section fences; empty when they are sound."""
+def problems(body: str, destinations: tuple[str, ...] | list[str] | None = None) -> list[tuple[int, str]]:
+    """(0-based line, message) for the body's section fences, the tracks checked against the
+    course's `destinations` (the clinical course's by default); empty when they are sound."""
     try:
-        parse(body)
+        parse(body, tuple(destinations) if destinations is not None else KEYS["destination"])
     except SectionError as error:
         return [(error.line, str(error))]
     return []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from lessons import sections
@@ -10,7 +12,7 @@ from lessons.importing import import_path
 from lessons.rendering import render_lesson, unsafe_placeholders
 from subscribers.models import Delivery
 from subscribers.sending import emails
-from tests.conftest import enrol
+from tests.conftest import SHIPPED_CONTENT, enrol
 from tests.test_lessons import copy_course
 
 BODY = """Everyone reads this.
@@ -138,3 +140,20 @@ def test_the_email_a_reader_gets_has_their_variant(course):
         message = emails.lesson_email(delivery, reader.enrolled_at)
         assert ("per-diem shifts" in message.body) is shown
         assert ("Why leave clinical work" in message.body) is shown
+
+
+def test_a_course_with_its_own_tracks_targets_sections_by_them(db, tmp_path):
+    ae = SHIPPED_CONTENT / "ae-after-layoff"
+    folder = tmp_path / "ae"
+    shutil.copytree(ae, folder)
+    lesson = next(path for path in folder.glob("*.md") if "kind: lesson" in path.read_text())
+    text = lesson.read_text()
+    lesson.write_text(text + "\n::: for destination=sales-leadership\nFor the step up.\n:::\n")
+    import_path(folder)  # its own track is known
+    lesson.write_text(text + "\n::: for destination=payer\nNot this course's.\n:::\n")
+    with pytest.raises(LessonFileError, match="unknown destination 'payer' in a section"):
+        import_path(folder)
+    body = text + "\n::: for destination=sales-leadership\nFor the step up.\n:::\n"
+    shown = render_lesson(11, "S", body, "T", variant=sections.variant_for(body, {"destination": "sales-leadership"}))
+    hidden = render_lesson(11, "S", body, "T", variant=sections.variant_for(body, {"destination": "customer-success"}))
+    assert "For the step up." in shown.text and "For the step up." not in hidden.text
