@@ -64,9 +64,53 @@ DAEMON_RE = re.compile(r"^(?:mailer-daemon|postmaster|no-?reply|do-?not-?reply|b
 # --- Store (the receiver) ---------------------------------------------------------------------
 
 
+# What the ESP said against the sender, kept on the stored message as one header of ours so that
+# processing reads it with the rest: anymail's spam flag (Postmark's X-Spam-Status, Mailgun's
+# X-Mailgun-Sflag, SES's spamVerdict) and SES's own SPF, DKIM and DMARC verdicts.
+VERDICT_HEADER = "X-Pivot-Path-Sender-Verdict"
+SES_VERDICTS = ("spfVerdict", "dkimVerdict", "dmarcVerdict")
+AUTH_RESULT_RE = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+
+
 def on_inbound(sender, event, esp_name: str, **kwargs) -> None:
     """The one anymail `inbound` receiver: store and queue, nothing else (connected in apps.py)."""
-    store(event.message, esp=esp_name)
+    store(event.message, esp=esp_name, verdict=esp_verdict(event, esp_name))
+
+
+def esp_verdict(event, esp_name: str) -> str:
+    """The ESP's verdicts against the sender, in words ('' when it raised none)."""
+    found = []
+    if getattr(event.message, "spam_detected", None) is True:
+        found.append(f"{esp_name or 'the ESP'} flagged it as spam")
+    receipt = event.esp_event.get("receipt") if isinstance(event.esp_event, dict) else None
+    for name in SES_VERDICTS:
+        verdict = (receipt or {}).get(name) or {}
+        if isinstance(verdict, dict) and str(verdict.get("status", "")).upper() == "FAIL":
+            found.append(f"{esp_name} {name} FAIL")
+    return "; ".join(found)
+
+
+def sender_doubt(message: AnymailInboundMessage) -> str:
+    """Why the From address cannot be trusted, from the ESP's verdicts and the receiving servers'
+    Authentication-Results ('' when nothing failed). Only failures count: a sender can add a header
+    saying "pass", never remove the one that says "fail"."""
+    found = [_text(value) for value in message.get_all(VERDICT_HEADER, [])]
+    results: dict[str, set[str]] = {}
+    for header in message.get_all("Authentication-Results", []):
+        for method, result in AUTH_RESULT_RE.findall(_text(header)):
+            results.setdefault(method.lower(), set()).add(result.lower())
+    if "fail" in results.get("dmarc", set()):
+        found.append("DMARC fail")
+    elif results.get("spf", set()) & {"fail", "softfail"} and "pass" not in results.get("dkim", set()):
+        found.append("SPF fail and no passing DKIM")
+    spf, dkim = _header(message, "X-Mailgun-Spf").lower(), _header(message, "X-Mailgun-Dkim-Check-Result").lower()
+    if spf == "fail" and dkim == "fail":
+        found.append("Mailgun SPF and DKIM fail")
+    return "; ".join(dict.fromkeys(item for item in found if item))
+
+
+def _text(value) -> str:
+    return " ".join(str(value or "").split())[:200]
 
 
 def _mime_depth(message: AnymailInboundMessage) -> int:
@@ -126,8 +170,13 @@ def _header(message: AnymailInboundMessage, name: str) -> str:
         return ""
 
 
-def store(message: AnymailInboundMessage, *, esp: str = "", now: datetime | None = None) -> Reply | None:
-    """Keep one inbound email and queue its processing; None for a duplicate (same Message-ID)."""
+def store(
+    message: AnymailInboundMessage, *, esp: str = "", verdict: str = "", now: datetime | None = None
+) -> Reply | None:
+    """Keep one inbound email and queue its processing; None for a duplicate (same Message-ID).
+    `verdict`: what the ESP said against the sender, kept as a header for `read()`."""
+    if verdict:
+        message[VERDICT_HEADER] = verdict[:300]
     if _mime_depth(message) <= MAX_MIME_DEPTH:
         _drop_big_attachments(message)
     raw, encoding = _raw(message)
@@ -282,7 +331,11 @@ def read(reply: Reply) -> Reading:
     )
     sender = parseaddr(_header(message, "From"))[1]
     reading.from_reader = same_mailbox(sender, subscriber.email)
-    if not reading.from_reader:
+    doubt = sender_doubt(message) if reading.from_reader else ""
+    if doubt:  # the From may be forged: nothing changes, nobody is written to, a person looks
+        reading.from_reader = False
+        reading.reason = f"the sender is not trusted ({doubt}): sent to review"
+    elif not reading.from_reader:
         reading.reason = f"sent from {sender or 'no address'}, not the reader's address {subscriber.email}"
     elif subscriber.status not in changes.MOVABLE:
         reading.reason = f"the reader is {subscriber.status}"
