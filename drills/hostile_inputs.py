@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drills import harness, webhooks
 
 BIG = 3 * 1024 * 1024  # over Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+INBOUND_LIMIT = 10 * 1024 * 1024  # the drill's INBOUND_MAX_BODY_BYTES (a Postmark body carries the text twice)
 
 
 @dataclass
@@ -39,7 +40,10 @@ class Case:
 def drill(stack: ExitStack, row: harness.Row) -> None:
     folder = harness.workdir(stack, "hostile")
     redis = harness.RedisServer(stack, folder)
-    env = harness.product_env(harness.throwaway_database(stack, "hostile"), redis.url, folder)
+    # A reply the ESP sends with its attachments is kept up to INBOUND_MAX_BODY_BYTES; a small limit
+    # here lets the drill try both sides of it without posting 100 MB.
+    env = harness.product_env(harness.throwaway_database(stack, "hostile"), redis.url, folder,
+                              INBOUND_MAX_BODY_BYTES=str(INBOUND_LIMIT))  # fmt: skip
     harness.setup_django(env)
     from django.contrib.auth.models import User
     from django.core.mail import EmailMessage
@@ -161,7 +165,15 @@ def drill(stack: ExitStack, row: harness.Row) -> None:
                                                   content_type="application/x-www-form-urlencoded"))  # fmt: skip
     expect_4xx("inbound: JSON array", post(webhooks.Request(good.path, b"[1, 2]", good.headers)))
     big = webhooks.reply_mime(alice.email, address, "3" + " padding" * (BIG // 8), "<hostile-big@mail.drill.example>")
-    oversized("inbound: oversized body", webhooks.inbound(big), reply_stored("<hostile-big@mail.drill.example>"))
+    response = post(webhooks.inbound(big))
+    kept = reply_stored("<hostile-big@mail.drill.example>")()
+    cases.append(Case("inbound: 3 MB reply (kept, as the ESP sent it)", str(response.status_code),
+                      response.status_code == 200 and kept, "stored" if kept else "NOT STORED",
+                      response.status_code))  # fmt: skip
+    huge = webhooks.reply_mime(alice.email, address, "3" + " padding" * (INBOUND_LIMIT // 16 + 65536),
+                               "<hostile-huge@mail.drill.example>")  # fmt: skip
+    oversized("inbound: over INBOUND_MAX_BODY_BYTES", webhooks.inbound(huge),
+              reply_stored("<hostile-huge@mail.drill.example>"))  # fmt: skip
 
     def reply_case(kind: str, raw: bytes, message_id: str, reader: Subscriber, expected_status: str) -> None:
         """Accepted by the webhook (200: the ESP must not retry it), then read and refused cleanly."""
