@@ -6,7 +6,9 @@
 - understand: the reply corpus in tests/fixtures/replies/, per reply (target ≤ 2 ms);
 - hostile read worst case: every reply of tests/hostile_replies.py (blank runs, endless lines,
   repeated quote headers, a 1 MB attachment, a text body at Postmark's 35 MB limit...), each read
-  (new text, then understanding) five times after a warm-up; the slowest median (target ≤ 50 ms).
+  (new text, then understanding) five times after a warm-up; the slowest median (target ≤ 50 ms);
+- reply → confirmation latency through gunicorn, Redis and a real Celery worker at 50 replies/s,
+  p50 and p99 (bench/reply_latency.py, run at the end).
 
 Run: .venv/bin/python bench/inbound.py — on PostgreSQL (BENCH_DATABASE_URL, default the local
 server) and Redis (REDIS_URL, default db 13 of the local server); it creates a throwaway
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -132,6 +135,8 @@ def main() -> None:
     print(
         f"hostile read worst case: {hostile_ms:.1f} ms ({hostile_name}) over {hostile} hostile replies (target ≤ 50 ms)"
     )
+    # The latency through a real worker runs in processes of its own (bench/reply_latency.py).
+    subprocess.run([sys.executable, str(ROOT / "bench" / "reply_latency.py")], check=False)
 
 
 if __name__ == "__main__":
