@@ -68,9 +68,9 @@ class TransientSendError(Exception):
     """A send failure that may pass if tried again (subscribers.sending.drip.is_transient): retried with backoff."""
 
 
-@shared_task(
-    bind=True,
-    name="subscribers.tasks.send_reply_confirmation",
+# A task that sends one email to a reader: run once even if the worker dies, retried with backoff
+# on a transient ESP error.
+ONE_EMAIL = dict(
     ignore_result=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -80,6 +80,9 @@ class TransientSendError(Exception):
     retry_backoff_max=600,
     retry_jitter=True,
 )
+
+
+@shared_task(bind=True, name="subscribers.tasks.send_reply_confirmation", **ONE_EMAIL)
 def send_reply_confirmation(self, reply_id: int) -> str:
     """Send one reply's confirmation (subscribers.replies.inbound.send_confirmation), queued after the reply
     is applied. A transient ESP failure is retried 5 times, waiting a random part of 30 s, 1, 2, 4
@@ -105,18 +108,7 @@ def send_reply_confirmation(self, reply_id: int) -> str:
     return outcome
 
 
-@shared_task(
-    bind=True,
-    name="subscribers.tasks.send_thread_message",
-    ignore_result=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(TransientSendError,),
-    max_retries=5,
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-)
+@shared_task(bind=True, name="subscribers.tasks.send_thread_message", **ONE_EMAIL)
 def send_thread_message(self, message_id: int) -> str:
     """Send one acknowledgement or inbox answer (subscribers.replies.conversations.send_message), retried
     like a confirmation; a permanent failure, or the last retry, marks it failed on the thread."""
