@@ -46,12 +46,12 @@ course email per weekly slot.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import NamedTuple
 
-from course.schedule import CourseClock
+from course.schedule import CourseClock, month_of_week
 from course.vocabulary import ANY, Kind, Stage
 
 # The month a stage usually starts (COURSE.md timeline): a reader who reaches a stage earlier
@@ -70,7 +70,7 @@ CALENDAR_STAGE = (
     | {month: Stage.SEARCHING for month in (3, 4, 5)}
     | {month: Stage.INTERVIEWING for month in range(6, 13)}
 )
-STAGE_ORDER = list(Stage)
+STAGE_RANK = {stage: rank for rank, stage in enumerate(Stage)}
 MIN_WEEKS_BETWEEN_CHECKINS = 4
 # A landed reader: "is it working?" check-ins this many weeks after landing; completion after the last.
 LANDED_CHECKIN_WEEKS = (4, 8)
@@ -163,12 +163,11 @@ class Reader:
         if self.reported or self.stage == Stage.LANDED:
             return self.stage
         calendar = CALENDAR_STAGE.get(min(month, 12), Stage.INTERVIEWING)
-        return max(Stage(self.stage), calendar, key=STAGE_ORDER.index)
+        return max(Stage(self.stage), calendar, key=STAGE_RANK.__getitem__)
 
 
 class Sent(NamedTuple):
-    """A lesson already delivered (or in flight) to the reader, with the course time it went out.
-    A tuple: the tick builds some thirty per due reader."""
+    """A lesson already delivered (or in flight) to the reader, with the course time it went out."""
 
     lesson_id: int
     kind: str
@@ -176,8 +175,24 @@ class Sent(NamedTuple):
     course_month: int
 
 
-@dataclass(frozen=True)
-class Choice:
+class History(NamedTuple):
+    """What the planner reads of a reader's past: every lesson delivered or in flight, and the
+    check-ins among them with their course time (the only ones whose timing matters). The tick
+    builds one per due reader straight from its history query."""
+
+    sent: frozenset[int]
+    checkins: tuple[Sent, ...] = ()
+
+    @classmethod
+    def of(cls, items: Iterable[Sent]) -> History:
+        items = list(items)
+        return cls(frozenset(item.lesson_id for item in items), tuple(i for i in items if i.kind == Kind.CHECKIN))
+
+
+NOTHING_SENT = History(frozenset())
+
+
+class Choice(NamedTuple):
     lesson: LessonInfo | None
     reason: str
     finished: bool = False
@@ -189,8 +204,35 @@ class Choice:
         return self.lesson is not None and self.lesson.kind == Kind.COMPLETION
 
 
-def sort_catalogue(lessons: Iterable[LessonInfo]) -> list[LessonInfo]:
-    return sorted(lessons, key=lambda lesson: (lesson.month, lesson.order, lesson.slug))
+class Lessons(tuple):
+    """A course's lessons sorted for the planner (`sort_catalogue`), with the groups each rule
+    looks at worked out once per catalogue rather than once per reader."""
+
+    def __new__(cls, lessons: Iterable[LessonInfo] = ()) -> Lessons:
+        self = super().__new__(cls, lessons)
+        teaching = tuple(lesson for lesson in self if lesson.teaches)
+        checkins = [lesson for lesson in self if lesson.kind == Kind.CHECKIN]
+        self.welcomes = tuple(lesson for lesson in self if lesson.kind == Kind.WELCOME)
+        self.completions = tuple(lesson for lesson in self if lesson.kind == Kind.COMPLETION)
+        self.checkins = tuple(lesson for lesson in checkins if lesson.stage != Stage.LANDED)
+        self.landed_checkins = tuple(lesson for lesson in checkins if lesson.stage == Stage.LANDED)
+        self.landed_series = tuple(lesson for lesson in teaching if lesson.stage == Stage.LANDED)
+        # Essential lessons in deadline order (rule 7), stage-triggered ones by stage (rule 6), and the
+        # teaching lessons for a stage or `any` (rule 8) and for that stage alone (rules 3, 8 and 9).
+        deadline = lambda lesson: (lesson.essential_by, lesson.month, lesson.order)  # noqa: E731
+        self.essentials = tuple(sorted((lesson for lesson in teaching if lesson.essential_by is not None
+                                        and lesson.stage != Stage.LANDED), key=deadline))  # fmt: skip
+        self.triggered = {stage: tuple(lesson for lesson in teaching if lesson.trigger_stage == stage)
+                          for stage in Stage}  # fmt: skip
+        self.for_stage = {stage: tuple(lesson for lesson in teaching if lesson.stage in (ANY, stage))
+                          for stage in Stage}  # fmt: skip
+        self.of_stage = {stage: tuple(lesson for lesson in teaching if lesson.stage == stage)
+                         for stage in (*Stage, ANY)}  # fmt: skip
+        return self
+
+
+def sort_catalogue(lessons: Iterable[LessonInfo]) -> Lessons:
+    return Lessons(sorted(lessons, key=lambda lesson: (lesson.month, lesson.order, lesson.slug)))
 
 
 def effective_month(stage: str, month: int) -> int:
@@ -198,52 +240,55 @@ def effective_month(stage: str, month: int) -> int:
 
 
 def next_email(
-    reader: Reader, rules: Rules, catalogue: Sequence[LessonInfo], history: Sequence[Sent], now: datetime
+    reader: Reader,
+    rules: Rules,
+    catalogue: Sequence[LessonInfo],
+    history: History | Iterable[Sent],
+    now: datetime,
 ) -> Choice:
     """The reader's email for the slot at `now`; `catalogue` sorted by `sort_catalogue`."""
-    month, week = reader.month(now), reader.week(now)
-    return replace(_choose(reader, rules, catalogue, history, month, week), week=week, month=month)
+    week = reader.week(now)
+    month = month_of_week(week)
+    lessons = catalogue if isinstance(catalogue, Lessons) else sort_catalogue(catalogue)
+    past = history if isinstance(history, History) else History.of(history)
+    return _choose(reader, rules, lessons, past, month, week)._replace(week=week, month=month)
 
 
-def _choose(
-    reader: Reader, rules: Rules, catalogue: Sequence[LessonInfo], history: Sequence[Sent], month: int, week: int
-) -> Choice:
-    sent_ids = {item.lesson_id for item in history}
-    unsent = [lesson for lesson in catalogue if lesson.id not in sent_ids]
+def _choose(reader: Reader, rules: Rules, lessons: Lessons, history: History, month: int, week: int) -> Choice:
+    sent = history.sent
 
-    welcome = _first(unsent, Kind.WELCOME)
+    welcome = _unsent(lessons.welcomes, sent)
     if welcome is not None:
         return Choice(welcome, "welcome comes first")
 
     if month > rules.length_months:
-        return _completion(unsent, f"course month {month} is past the course's {rules.length_months} months")
+        return _completion(lessons, sent, f"course month {month} is past the course's {rules.length_months} months")
 
     if reader.stage == Stage.LANDED:
-        return _landed(reader, catalogue, unsent, history, week)
+        return _landed(reader, lessons, history, week)
 
     checkin_reason = _checkin_due(reader, rules, history, week, month)
     if checkin_reason:
-        checkin = next((lesson for lesson in unsent if lesson.kind == Kind.CHECKIN and lesson.stage != Stage.LANDED
-                        and lesson.targets(reader)), None)  # fmt: skip
+        checkin = _unsent(lessons.checkins, sent, reader)
         if checkin is not None:
             return Choice(checkin, checkin_reason)
 
     stage = reader.planning_stage(month)
     calendar = "" if reader.reported else f" (following the calendar: {stage})"
     if reader.reported:
-        triggered = next((lesson for lesson in _teaching(unsent) if lesson.trigger_stage == stage
-                          and lesson.targets(reader)), None)  # fmt: skip
+        triggered = _unsent(lessons.triggered.get(stage, ()), sent, reader)
         if triggered is not None:
             return Choice(triggered, f"you told us you are {stage}: {triggered.slug} comes next")
 
-    essential = _essential(unsent, reader, stage, month)
+    essential = _essential(lessons, sent, reader, stage, month)
     if essential is not None:
         return Choice(essential, f"essential by month {essential.essential_by}: ahead of other lessons{calendar}")
 
     lesson_month = effective_month(stage, month)
     ahead = lesson_month > month
-    lesson = (ahead and _first_fitting(unsent, stage, reader, lesson_month, stage_only=True)) or (
-        _first_fitting(unsent, stage, reader, lesson_month)
+    stuck = reader.reported and is_behind(stage, lesson_month)
+    lesson = (ahead and _first_fitting(lessons.of_stage[stage], sent, reader, lesson_month, stuck)) or (
+        _first_fitting(lessons.for_stage[stage], sent, reader, lesson_month, stuck)
     )
     if lesson is not None:
         ahead = " (ahead of the calendar)" if ahead else ""
@@ -257,98 +302,95 @@ def _choose(
     while neighbour is not None and hops < 2:
         hops += 1
         # While interviewing the search goes on, including its lessons for a search that stalls.
-        stuck_as = neighbour if stage == Stage.INTERVIEWING else stage
-        lesson = _first_fitting(unsent, neighbour, reader, lesson_month, stage_only=True, stuck_as=stuck_as)
+        stuck = is_behind(neighbour if stage == Stage.INTERVIEWING else stage, lesson_month)
+        lesson = _first_fitting(lessons.of_stage[neighbour], sent, reader, lesson_month, stuck)
         if lesson is not None:
             return Choice(lesson, f"nothing left for {stage}: a {neighbour} lesson instead")
         neighbour = NEIGHBOUR_STAGE.get(neighbour) if neighbour != Stage.INTERVIEWING else None
     return Choice(None, f"nothing unsent fits {stage} and {reader.destination} by month {lesson_month}")
 
 
-def _teaching(lessons: Sequence[LessonInfo]) -> list[LessonInfo]:
-    return [lesson for lesson in lessons if lesson.teaches]
-
-
-def _first_fitting(
-    unsent: Sequence[LessonInfo],
-    stage: str,
-    reader: Reader,
-    month: int,
-    stage_only: bool = False,
-    stuck_as: str | None = None,
-) -> LessonInfo | None:
-    """The first unsent lesson for `stage` up to `month`; "stuck" lessons only for a reader who told us
-    they are behind (judged by their own stage, `stuck_as`, when looking at a neighbouring one)."""
-    stuck = (reader.reported or stuck_as is not None) and is_behind(stuck_as or stage, month)
-    for lesson in unsent:
-        if not lesson.teaches or lesson.month > month or (stage_only and lesson.stage != stage):
-            continue
-        if lesson.stuck and not stuck:
-            continue  # written for readers who told us they are behind (rule 5)
-        if lesson.fits(stage, reader):
+def _unsent(lessons: Iterable[LessonInfo], sent: frozenset[int], reader: Reader | None = None) -> LessonInfo | None:
+    """The first of `lessons` not yet sent (and, given a reader, whose targeting includes them)."""
+    for lesson in lessons:
+        if lesson.id not in sent and (reader is None or lesson.targets(reader)):
             return lesson
     return None
 
 
-def _essential(unsent: Sequence[LessonInfo], reader: Reader, stage: str, month: int) -> LessonInfo | None:
-    """The unsent essential lesson with the soonest deadline that fits the reader now (rule 7)."""
-    reached = STAGE_ORDER[: STAGE_ORDER.index(Stage(stage)) + 1]
-    due = [
-        lesson for lesson in _teaching(unsent)
-        if lesson.essential_by is not None and lesson.month <= month and lesson.stage != Stage.LANDED
-        and (lesson.stage == ANY or lesson.stage in reached) and lesson.targets(reader)
-    ]  # fmt: skip
-    return min(due, key=lambda lesson: (lesson.essential_by, lesson.month, lesson.order), default=None)
+def _first_fitting(
+    candidates: Sequence[LessonInfo], sent: frozenset[int], reader: Reader, month: int, stuck: bool
+) -> LessonInfo | None:
+    """The first unsent lesson of `candidates` (teaching lessons of the stage looked at, in
+    catalogue order) up to `month`; "stuck" lessons only when `stuck` (the reader told us they are
+    behind, or a neighbouring stage is looked at for them: rule 5)."""
+    for lesson in candidates:
+        if lesson.month > month:
+            break  # sorted by month: nothing later fits either
+        if lesson.id in sent or (lesson.stuck and not stuck):
+            continue
+        if lesson.targets(reader):
+            return lesson
+    return None
 
 
-def _landed(
-    reader: Reader, catalogue: Sequence[LessonInfo], unsent: Sequence[LessonInfo], history: Sequence[Sent], week: int
-) -> Choice:
+def _essential(lessons: Lessons, sent: frozenset[int], reader: Reader, stage: str, month: int) -> LessonInfo | None:
+    """The unsent essential lesson with the soonest deadline that fits the reader now (rule 7);
+    `lessons.essentials` is in deadline order."""
+    reached = STAGE_RANK[stage]
+    for lesson in lessons.essentials:
+        if (
+            lesson.month > month
+            or lesson.id in sent
+            or (lesson.stage != ANY and STAGE_RANK.get(lesson.stage, reached + 1) > reached)
+        ):
+            continue
+        if lesson.targets(reader):
+            return lesson
+    return None
+
+
+def _landed(reader: Reader, lessons: Lessons, history: History, week: int) -> Choice:
     """Rule 3: the first-90-days series, two "is it working?" check-ins, then completion."""
+    sent = history.sent
     landed_week = reader.reported_week if reader.reported_week is not None else week
     since = week - landed_week
-    checkins = [item for item in history if item.kind == Kind.CHECKIN]
-    after_landing = [item for item in checkins if item.course_week >= landed_week]
-    last_checkin = max((item.course_week for item in checkins), default=None)
+    after_landing = sum(1 for item in history.checkins if item.course_week >= landed_week)
+    last_checkin = max((item.course_week for item in history.checkins), default=None)
     spaced = last_checkin is None or week - last_checkin >= MIN_WEEKS_BETWEEN_CHECKINS
-    if len(after_landing) < len(LANDED_CHECKIN_WEEKS) and since >= LANDED_CHECKIN_WEEKS[len(after_landing)] and spaced:
-        checkin = next((lesson for lesson in unsent if lesson.kind == Kind.CHECKIN and lesson.stage == Stage.LANDED
-                        and lesson.targets(reader)), None)  # fmt: skip
+    if after_landing < len(LANDED_CHECKIN_WEEKS) and since >= LANDED_CHECKIN_WEEKS[after_landing] and spaced:
+        checkin = _unsent(lessons.landed_checkins, sent, reader)
         if checkin is not None:
             return Choice(checkin, f"landed {since} weeks ago: is it working?")
-    series = [lesson for lesson in _teaching(catalogue) if lesson.stage == Stage.LANDED and lesson.targets(reader)]
+    series = [lesson for lesson in lessons.landed_series if lesson.targets(reader)]
     for number, lesson in enumerate(series):
         # Spread over the first 90 days: the n-th of the series no sooner than its share of 12 weeks.
         earliest = round(number * (LANDED_WEEKS - 1) / max(len(series) - 1, 1))
-        if lesson in unsent and since >= earliest:
+        if lesson.id not in sent and since >= earliest:
             return Choice(lesson, f"landed {since} weeks ago: first-90-days {lesson.kind} for {reader.destination}")
     if since < LANDED_WEEKS:
-        for lesson in _teaching(unsent):
-            if lesson.stage == ANY and lesson.targets(reader):
-                return Choice(lesson, f"landed {since} weeks ago: a lesson for any stage until day 90")
+        lesson = _unsent(lessons.of_stage[ANY], sent, reader)
+        if lesson is not None:
+            return Choice(lesson, f"landed {since} weeks ago: a lesson for any stage until day 90")
         return Choice(None, f"landed {since} weeks ago: nothing left before day 90")
-    return _completion(unsent, f"landed {since} weeks ago and the first-90-days series is done")
+    return _completion(lessons, sent, f"landed {since} weeks ago and the first-90-days series is done")
 
 
 def is_behind(stage: str, month: int) -> bool:
     """Behind the calendar: at a stage earlier than the calendar's for this month."""
     calendar = CALENDAR_STAGE.get(min(month, 12), Stage.INTERVIEWING)
-    return stage != Stage.LANDED and STAGE_ORDER.index(Stage(stage)) < STAGE_ORDER.index(calendar)
+    return stage != Stage.LANDED and STAGE_RANK[stage] < STAGE_RANK[calendar]
 
 
-def _first(lessons: Sequence[LessonInfo], kind: str) -> LessonInfo | None:
-    return next((lesson for lesson in lessons if lesson.kind == kind), None)
-
-
-def _completion(unsent: Sequence[LessonInfo], why: str) -> Choice:
-    completion = _first(unsent, Kind.COMPLETION)
+def _completion(lessons: Lessons, sent: frozenset[int], why: str) -> Choice:
+    completion = _unsent(lessons.completions, sent)
     if completion is not None:
         return Choice(completion, f"{why}: completion email")
     return Choice(None, f"{why}, and the completion email was already sent: course finished", finished=True)
 
 
-def _checkin_due(reader: Reader, rules: Rules, history: Sequence[Sent], week: int, month: int) -> str:
-    checkins = [item for item in history if item.kind == Kind.CHECKIN]
+def _checkin_due(reader: Reader, rules: Rules, history: History, week: int, month: int) -> str:
+    checkins = history.checkins
     last_checkin = max((item.course_week for item in checkins), default=None)
     if last_checkin is not None and week - last_checkin < MIN_WEEKS_BETWEEN_CHECKINS:
         return ""

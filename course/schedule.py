@@ -28,7 +28,7 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, cached_property
 
 # A course month is a twelfth of a year, so month 13 starts a year (of course time) in.
 COURSE_MONTH = timedelta(days=365.25 / 12)
@@ -110,8 +110,12 @@ class CourseClock:
         paused = self.paused_slots
         if self.paused_at is not None:
             paused += paused_slots(self.paused_at, now, self.timing)
-        week = slot_index(now, self.timing) - slot_index(self.enrolled_at, self.timing) - paused
+        week = slot_index(now, self.timing) - self._enrolment_slot - paused
         return max(week, 0)
+
+    @cached_property
+    def _enrolment_slot(self) -> int:
+        return slot_index(self.enrolled_at, self.timing)
 
     def month(self, now: datetime) -> int:
         return month_of_week(self.week(now))

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from course.schedule import is_time_zone, local_weekday, paused_slots
 from course.vocabulary import LicensePlan, PayNeed, Profession, Stage
+from subscribers import arrays
 from subscribers.models import Event, Subscriber
 from subscribers.readers import audit
 from subscribers.readers.course_time import next_slot_of, timing_of
@@ -359,13 +360,14 @@ def enrol(course, *, email: str, actor: str, why: str, now: datetime, **profile)
 
 def mark_in_flight(subscriber_ids: list[int]) -> None:
     """Readers with an email planned have no `next_send_at` until it is sent (the tick). On
-    PostgreSQL the ids travel as one array parameter rather than a thousand placeholders."""
+    PostgreSQL the ids travel as one binary array parameter rather than a thousand placeholders."""
     if not subscriber_ids:
         return
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        with arrays.binary_cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = NULL WHERE id = ANY(%s)", [subscriber_ids]
+                f"UPDATE {Subscriber._meta.db_table} SET next_send_at = NULL WHERE id = ANY(%b::bigint[])",
+                [subscriber_ids],
             )
     else:
         Subscriber.objects.filter(pk__in=subscriber_ids).update(next_send_at=None)

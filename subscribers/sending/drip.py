@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
 from queue import Empty, Queue
 from typing import NamedTuple
 
@@ -31,7 +32,7 @@ from course import planner
 from course.vocabulary import Kind
 from lessons import sections
 from lessons.catalogue import Catalogue
-from subscribers import queueing
+from subscribers import arrays, queueing
 from subscribers.models import Delivery, Subscriber
 from subscribers.readers import audit, changes
 from subscribers.readers.course_time import CLOCK_FIELDS, PROFILE_FIELDS, next_slot_of, reader_state
@@ -117,18 +118,22 @@ def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, 
     for row in batch:
         reader = reader_state(row)
         choice = planner.next_email(
-            reader, catalogue.rules[row.course_id], catalogue.lessons.get(row.course_id, []), history[row.id], now
+            reader,
+            catalogue.rules[row.course_id],
+            catalogue.lessons.get(row.course_id, ()),
+            history.get(row.id, planner.NOTHING_SENT),
+            now,
         )
         if choice.lesson is not None:
             lesson_id = choice.lesson.id
             deliveries.append(Planned(row.id, lesson_id, catalogue.versions[lesson_id], row.next_send_at,
-                                      choice.reason[:300], choice.week, choice.month, now))  # fmt: skip
+                                      choice.reason[:300], choice.week, choice.month))  # fmt: skip
         elif choice.finished:
             finished.append(row.id)
         else:
             logger.info("no email for %s this week: %s", row.email, choice.reason)
             idle[row.id] = next_slot_of(row, now)
-    created = _insert_deliveries(deliveries)
+    created = _insert_deliveries(deliveries, now)
     # One UPDATE for everyone with an email in flight; per-reader values only for the idle few.
     changes.mark_in_flight([d.subscriber_id for d in deliveries])
     changes.wait_for_slots(idle)
@@ -152,61 +157,65 @@ class Planned(NamedTuple):
     reason: str
     course_week: int
     course_month: int
-    created_at: datetime
 
 
-def _insert_deliveries(deliveries: list[Planned]) -> list[int]:
-    """Insert the planned Delivery rows in one statement; returns their ids. On PostgreSQL the
-    columns travel as arrays (INSERT ... SELECT FROM unnest), which spares the ORM's per-value
-    preparation of a bulk_create (most of a tick's time at 100,000 readers); elsewhere bulk_create."""
+def _insert_deliveries(deliveries: list[Planned], now: datetime) -> list[int]:
+    """Insert the planned Delivery rows, created `now`, in one statement; returns their ids. On
+    PostgreSQL the columns travel as binary arrays (INSERT ... SELECT FROM unnest), which spares the
+    ORM's per-value preparation of a bulk_create and the quoting of a thousand values each;
+    elsewhere bulk_create."""
     if not deliveries:
         return []
     if connection.vendor != "postgresql":
-        rows = [Delivery(**planned._asdict()) for planned in deliveries]
+        rows = [Delivery(**planned._asdict(), created_at=now) for planned in deliveries]
         return [delivery.pk for delivery in Delivery.objects.bulk_create(rows)]
-    at = connection.ops.adapt_datetimefield_value
-    columns = list(zip(*((d.subscriber_id, d.lesson_id, d.version_id, at(d.due_at), d.reason, d.course_week,
-                          d.course_month, at(d.created_at)) for d in deliveries), strict=True))  # fmt: skip
-    with connection.cursor() as cursor:
+    columns = zip(*((d.subscriber_id, d.lesson_id, d.version_id, d.due_at, d.reason, d.course_week, d.course_month)
+                    for d in deliveries), strict=True)  # fmt: skip
+    with arrays.binary_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Delivery._meta.db_table} (subscriber_id, lesson_id, version_id, due_at, reason, "
             "course_week, course_month, created_at, state, attempts, message_id, provider_message_id, error, outcome) "
-            "SELECT s, l, ver, d, r, w, m, c, 'pending', 0, '', '', '', '' FROM unnest(%s::bigint[], %s::bigint[], "
-            "%s::bigint[], %s::timestamptz[], %s::text[], %s::int[], %s::int[], %s::timestamptz[]) "
-            "AS planned(s, l, ver, d, r, w, m, c) RETURNING id",
-            [list(column) for column in columns],
+            "SELECT s, l, ver, d, r, w, m, %b, 'pending', 0, '', '', '', '' FROM unnest(%b::bigint[], %b::bigint[], "
+            "%b::bigint[], %b::timestamptz[], %b::text[], %b::int[], %b::int[]) AS planned(s, l, ver, d, r, w, m) "
+            "RETURNING id",
+            [now, *map(list, columns)],
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def _histories(due_in_range, catalogue: Catalogue) -> dict[int, list[planner.Sent]]:
-    """Every due reader's past deliveries, in one statement. On PostgreSQL a row per reader with
-    arrays (30 deliveries each read as one row, not 30), elsewhere a row per delivery."""
-    history: dict[int, list[planner.Sent]] = defaultdict(list)
+def _histories(due_in_range, catalogue: Catalogue) -> dict[int, planner.History]:
+    """Every due reader's past deliveries, in one statement, as the planner reads them: the lessons
+    sent, and the check-ins among them with their course time. On PostgreSQL a row per reader
+    with arrays (30 deliveries read as one row, not 30, the check-ins picked out by the
+    database); elsewhere a row per delivery."""
     deliveries = Delivery.objects.filter(subscriber__in=due_in_range.values("pk"))
-    kinds = {lesson_id: info.kind for lesson_id, info in catalogue.by_id.items()}
-    kind_of = kinds.get
+    checkins = [lesson_id for lesson_id, info in catalogue.by_id.items() if info.kind == Kind.CHECKIN]
     if connection.vendor == "postgresql":
         sql, params = deliveries.values(
             "subscriber_id", "lesson_id", "course_week", "course_month"
         ).query.sql_with_params()
-        with connection.cursor() as cursor:
+        checkin = "FILTER (WHERE lesson_id = ANY(%b::bigint[]))"
+        with arrays.binary_cursor() as cursor:
             cursor.execute(
-                "SELECT subscriber_id, array_agg(lesson_id), array_agg(course_week), array_agg(course_month) "
+                f"SELECT subscriber_id, array_agg(lesson_id), array_agg(lesson_id) {checkin}, "
+                f"array_agg(course_week) {checkin}, array_agg(course_month) {checkin} "
                 f"FROM ({sql}) AS past GROUP BY subscriber_id",
-                params,
+                [checkins, checkins, checkins, *params],
             )
-            for subscriber_id, lessons, weeks, months in cursor.fetchall():
-                past = zip(lessons, weeks, months, strict=True)
-                history[subscriber_id] = [
-                    planner.Sent(lesson, kind_of(lesson), week, month) for lesson, week, month in past
-                ]
-        return history
+            return {
+                subscriber_id: planner.History(
+                    frozenset(lessons),
+                    tuple(map(planner.Sent, ids, repeat(Kind.CHECKIN), weeks, months)) if ids else (),
+                )
+                for subscriber_id, lessons, ids, weeks, months in cursor.fetchall()
+            }
+    past: dict[int, list[planner.Sent]] = defaultdict(list)
+    kind_of = catalogue.kind_of
     for subscriber_id, lesson_id, week, month in deliveries.values_list(
         "subscriber_id", "lesson_id", "course_week", "course_month"
     ):
-        history[subscriber_id].append(planner.Sent(lesson_id, kind_of(lesson_id), week, month))
-    return history
+        past[subscriber_id].append(planner.Sent(lesson_id, kind_of(lesson_id), week, month))
+    return {subscriber_id: planner.History.of(items) for subscriber_id, items in past.items()}
 
 
 def queue_sends(delivery_ids: list[int]) -> None:
