@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from subscribers import arrays
 from subscribers.models import Delivery, Subscriber
 from subscribers.sending import drip
 
@@ -29,8 +30,17 @@ def test_a_batch_takes_the_same_statements_for_1000_and_10000_due_readers(course
             report = drip.tick(queue=False, batch_size=size)
         assert report.planned == size
         counts[size] = len(queries)
+        # The array statements (subscribers.arrays) are logged and counted like the ORM's own.
+        assert any(q["sql"].startswith("INSERT INTO subscribers_delivery") for q in queries)
     assert counts[1_000] == counts[10_000]
     assert counts[1_000] <= 12  # catalogue (2) + one batch (4) + the empty last batch (1) + savepoints
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="array statements are PostgreSQL's")
+def test_array_statements_send_integers_as_bigint_so_the_planner_can_estimate_them(db):
+    with arrays.binary_cursor() as cursor:
+        cursor.execute("SELECT pg_typeof(%s)::text, pg_typeof(%b)::text", [6000, [1, 2, 3]])
+        assert cursor.fetchone() == ("bigint", "bigint[]")
 
 
 def test_statements_grow_with_batches_not_with_readers(course):

@@ -95,10 +95,9 @@ def tick(
             )
             if not batch:
                 break
-            due_in_range = due.filter(pk__gt=last_id, pk__lte=batch[-1].id)
             last_id = batch[-1].id
             report.batches += 1
-            ids = _plan_batch(batch, due_in_range, catalogue, now, report)
+            ids = _plan_batch(batch, catalogue, now, report)
             if queue:
                 # Robust: a broker outage leaves the rows `pending` for recover_stale(), and the tick goes on.
                 transaction.on_commit(lambda ids=ids: queue_sends(ids), robust=True)
@@ -106,14 +105,9 @@ def tick(
     return report
 
 
-def _plan_batch(batch: list, due_in_range, catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
-    """Plan one locked batch of due readers (rows of PLANNING_FIELDS).
-
-    `due_in_range` selects the due readers between the batch's first and last id: the batch
-    itself, plus any reader another tick holds locked (skipped above, whose history is read
-    for nothing). It lets the history query join instead of carrying a thousand ids.
-    """
-    history = _histories(due_in_range, catalogue)
+def _plan_batch(batch: list, catalogue: Catalogue, now: datetime, report: TickReport) -> list[int]:
+    """Plan one locked batch of due readers (rows of PLANNING_FIELDS)."""
+    history = _histories([row.id for row in batch], catalogue)
     deliveries, idle, finished = [], {}, []
     for row in batch:
         reader = reader_state(row)
@@ -183,24 +177,21 @@ def _insert_deliveries(deliveries: list[Planned], now: datetime) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _histories(due_in_range, catalogue: Catalogue) -> dict[int, planner.History]:
-    """Every due reader's past deliveries, in one statement, as the planner reads them: the lessons
+def _histories(reader_ids: list[int], catalogue: Catalogue) -> dict[int, planner.History]:
+    """The readers' past deliveries, in one statement, as the planner reads them: the lessons
     sent, and the check-ins among them with their course time. On PostgreSQL a row per reader
     with arrays (30 deliveries read as one row, not 30, the check-ins picked out by the
-    database); elsewhere a row per delivery."""
-    deliveries = Delivery.objects.filter(subscriber__in=due_in_range.values("pk"))
+    database), the readers' ids one binary array, so the plan is an index lookup per reader
+    whatever the table's size; elsewhere a row per delivery."""
     checkins = [lesson_id for lesson_id, info in catalogue.by_id.items() if info.kind == Kind.CHECKIN]
     if connection.vendor == "postgresql":
-        sql, params = deliveries.values(
-            "subscriber_id", "lesson_id", "course_week", "course_month"
-        ).query.sql_with_params()
         checkin = "FILTER (WHERE lesson_id = ANY(%b::bigint[]))"
         with arrays.binary_cursor() as cursor:
             cursor.execute(
                 f"SELECT subscriber_id, array_agg(lesson_id), array_agg(lesson_id) {checkin}, "
                 f"array_agg(course_week) {checkin}, array_agg(course_month) {checkin} "
-                f"FROM ({sql}) AS past GROUP BY subscriber_id",
-                [checkins, checkins, checkins, *params],
+                f"FROM {Delivery._meta.db_table} WHERE subscriber_id = ANY(%b::bigint[]) GROUP BY subscriber_id",
+                [checkins, checkins, checkins, reader_ids],
             )
             return {
                 subscriber_id: planner.History(
@@ -209,6 +200,7 @@ def _histories(due_in_range, catalogue: Catalogue) -> dict[int, planner.History]
                 )
                 for subscriber_id, lessons, ids, weeks, months in cursor.fetchall()
             }
+    deliveries = Delivery.objects.filter(subscriber_id__in=reader_ids).order_by()
     past: dict[int, list[planner.Sent]] = defaultdict(list)
     kind_of = catalogue.kind_of
     for subscriber_id, lesson_id, week, month in deliveries.values_list(
