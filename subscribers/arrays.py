@@ -5,10 +5,9 @@ Django's cursors quote every parameter into the statement's text, which for a th
 array is most of the statement's cost on the client. `binary_cursor()` gives a cursor on the
 same connection (inside the same transaction, logged and counted like any other) whose
 parameters are bound on the server: written `%b`, they travel in binary, and so do its results.
-Its statements are never prepared, so each is planned for its own values, and its integers go as
-`bigint`, the type of every key column: psycopg would send 6000 as a `smallint`, and PostgreSQL
-cannot estimate `id > 6000::smallint` from a `bigint` column's statistics (a plan that read every
-delivery in the table to find a thousand readers' history).
+Its statements are never prepared, so each is planned for its own values (a plan kept for "these
+thousand readers" may suit the next thousand badly), and its integers go as `bigint`, the type of
+every key column (psycopg would otherwise send each as the smallest type that holds it).
 """
 
 from __future__ import annotations

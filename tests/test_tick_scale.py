@@ -37,7 +37,7 @@ def test_a_batch_takes_the_same_statements_for_1000_and_10000_due_readers(course
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="array statements are PostgreSQL's")
-def test_array_statements_send_integers_as_bigint_so_the_planner_can_estimate_them(db):
+def test_array_statements_send_integers_as_bigint_like_the_key_columns(db):
     with arrays.binary_cursor() as cursor:
         cursor.execute("SELECT pg_typeof(%s)::text, pg_typeof(%b)::text", [6000, [1, 2, 3]])
         assert cursor.fetchone() == ("bigint", "bigint[]")
