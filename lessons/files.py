@@ -14,7 +14,7 @@ import frontmatter
 import yaml
 
 from course.coverage import course_map
-from course.planner import LessonInfo, Rules, sort_catalogue
+from course.planner import LessonInfo, Lessons, Rules, sort_catalogue
 from course.vocabulary import (
     ANY,
     Destination,
@@ -394,7 +394,7 @@ def placeholder_problem(name: str) -> str:
     return f"unknown placeholder {name}" + (f": {hint}" if hint else "")
 
 
-def catalogue_of(course: CourseFile) -> list[LessonInfo]:
+def catalogue_of(course: CourseFile) -> Lessons:
     return sort_catalogue(
         LessonInfo(number, lesson.slug, lesson.kind, lesson.stage, tuple(lesson.destinations), lesson.month,
                    lesson.order, tuple(lesson.professions), tuple(lesson.license_plans), tuple(lesson.pay_needs),
